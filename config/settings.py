@@ -1,0 +1,323 @@
+"""The settings model of DermNode: one YAML file, validated at start, environment overrides.
+
+Every section is a frozen pydantic model, so a loaded :class:`Settings` never changes while the
+service runs. :func:`load_settings` reads the YAML file (or the embedded default), applies the
+``DERMNODE_...`` environment variables on top (``DERMNODE_NODE__PORT=11113`` overrides
+``node.port``) and raises :class:`ConfigError` whose message names the file and every bad field.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+__all__ = [
+    "AnalysisSettings",
+    "ConfigError",
+    "DeliverySettings",
+    "DestinationSettings",
+    "Hl7EndpointSettings",
+    "HttpSettings",
+    "LoggingSettings",
+    "NodeSettings",
+    "RetentionSettings",
+    "Settings",
+    "SourceSettings",
+    "TlsSettings",
+    "default_config_path",
+    "load_settings",
+    "validate_ae_title",
+]
+
+ENV_PREFIX = "DERMNODE_"
+
+
+class ConfigError(ValueError):
+    """The configuration file or environment is invalid; the message names file and fields."""
+
+
+def validate_ae_title(value: str) -> str:
+    """Check an Application Entity title against PS3.5 §6.2 (AE value representation).
+
+    At most 16 characters of the default repertoire, no backslash or control characters, and
+    not only spaces. Leading and trailing spaces are not significant and are removed.
+    """
+    if not isinstance(value, str):
+        raise ValueError("AE title must be a string")
+    stripped = value.strip(" ")
+    if not stripped:
+        raise ValueError("AE title must not be empty or only spaces")
+    if len(stripped) > 16:
+        raise ValueError(f"AE title must be at most 16 characters, got {len(stripped)}")
+    for ch in stripped:
+        if ch == "\\" or ord(ch) < 0x20 or ord(ch) > 0x7E:
+            raise ValueError("AE title may hold printable ASCII only, no backslash")
+    return stripped
+
+
+AeTitle = Annotated[str, Field(min_length=1, max_length=16)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TlsSettings(_Section):
+    """TLS for an association or an MLLP connection (PEM files)."""
+
+    enabled: bool = False
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    verify_peer: bool = True
+
+    @model_validator(mode="after")
+    def _files_when_enabled(self) -> TlsSettings:
+        if self.enabled and self.verify_peer and self.ca_file is None:
+            raise ValueError("ca_file is required when TLS is enabled with verify_peer")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        return self
+
+
+class NodeSettings(_Section):
+    """The listening DICOM node."""
+
+    ae_title: AeTitle = "DERMNODE"
+    host: str = "0.0.0.0"
+    port: Port = 11112
+    storage_dir: Path = Path("./var")
+    max_associations: int = Field(default=10, ge=1, le=1000)
+    stable_after_s: float = Field(default=10.0, ge=0)
+    acse_timeout_s: float = Field(default=30.0, gt=0)
+    dimse_timeout_s: float = Field(default=60.0, gt=0)
+    network_timeout_s: float = Field(default=60.0, gt=0)
+    min_free_disk_mb: int = Field(default=500, ge=0)
+    maximum_pdu_size: int = Field(default=0, ge=0)
+
+    @field_validator("ae_title", mode="before")
+    @classmethod
+    def _ae(cls, v: Any) -> str:
+        return validate_ae_title(v)
+
+
+class SourceSettings(_Section):
+    """A peer allowed to send to DermNode (C-STORE / C-ECHO)."""
+
+    ae_title: AeTitle
+    host: str | None = None
+    stable_after_s: float | None = Field(default=None, ge=0)
+
+    @field_validator("ae_title", mode="before")
+    @classmethod
+    def _ae(cls, v: Any) -> str:
+        return validate_ae_title(v)
+
+    @field_validator("host")
+    @classmethod
+    def _ip(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            return str(ipaddress.ip_address(v))
+        except ValueError as exc:
+            raise ValueError(f"host must be an IP address, got {v!r}") from exc
+
+
+class DestinationSettings(_Section):
+    """Where results go: a DICOM peer (C-STORE) or, for demos, a local folder."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+    kind: Literal["dicom", "folder"] = "dicom"
+    ae_title: AeTitle | None = None
+    host: str | None = None
+    port: Port | None = None
+    folder: Path | None = None
+    tls: TlsSettings = TlsSettings()
+    secondary_capture: bool = False
+    max_attempts: int | None = Field(default=None, ge=1)
+
+    @field_validator("ae_title", mode="before")
+    @classmethod
+    def _ae(cls, v: Any) -> str | None:
+        return None if v is None else validate_ae_title(v)
+
+    @model_validator(mode="after")
+    def _complete(self) -> DestinationSettings:
+        if self.kind == "dicom":
+            missing = [k for k in ("ae_title", "host", "port") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"a dicom destination needs {', '.join(missing)}")
+        elif self.folder is None:
+            raise ValueError("a folder destination needs folder")
+        return self
+
+
+class Hl7EndpointSettings(_Section):
+    """An EMR endpoint that receives ORU^R01 over MLLP."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+    kind: Literal["mllp", "folder"] = "mllp"
+    host: str | None = None
+    port: Port | None = None
+    folder: Path | None = None
+    sending_application: str = "DERMNODE"
+    sending_facility: str = "DERMNODE"
+    receiving_application: str = "EMR"
+    receiving_facility: str = "HOSPITAL"
+    charset: Literal["UNICODE UTF-8", "8859/1", "ASCII"] = "UNICODE UTF-8"
+    include_pdf: bool = False
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    read_timeout_s: float = Field(default=30.0, gt=0)
+    tls: TlsSettings = TlsSettings()
+    max_attempts: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Hl7EndpointSettings:
+        if self.kind == "mllp" and (self.host is None or self.port is None):
+            raise ValueError("an mllp endpoint needs host and port")
+        if self.kind == "folder" and self.folder is None:
+            raise ValueError("a folder endpoint needs folder")
+        return self
+
+
+class DeliverySettings(_Section):
+    """Retry policy of the persistent outbox (DICOM and HL7 deliveries)."""
+
+    max_attempts: int = Field(default=10, ge=1)
+    backoff_initial_s: float = Field(default=5.0, gt=0)
+    backoff_max_s: float = Field(default=600.0, gt=0)
+
+
+class AnalysisSettings(_Section):
+    """The analysis workers."""
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    workers: int | None = Field(default=None, ge=1, le=64)
+
+
+class RetentionSettings(_Section):
+    """Spool cleanup: received photos are removed after this many days, once delivered."""
+
+    spool_days: float = Field(default=30.0, gt=0)
+
+
+class HttpSettings(_Section):
+    """Local HTTP port for /healthz and /metrics (0 = off)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535)
+
+
+class LoggingSettings(_Section):
+    """Log level; logs never hold patient names, IDs or birth dates."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(BaseSettings):
+    """The whole configuration (``config/default.yaml`` documents every key)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+    )
+
+    node: NodeSettings = NodeSettings()
+    sources: tuple[SourceSettings, ...] = ()
+    destinations: tuple[DestinationSettings, ...] = ()
+    hl7: tuple[Hl7EndpointSettings, ...] = ()
+    delivery: DeliverySettings = DeliverySettings()
+    analysis: AnalysisSettings = AnalysisSettings()
+    retention: RetentionSettings = RetentionSettings()
+    http: HttpSettings = HttpSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment variables win over the file (passed as init values).
+        return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Settings:
+        for section, items in (("destinations", self.destinations), ("hl7", self.hl7)):
+            names = [i.name for i in items]
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise ValueError(f"{section}: duplicate name(s) {', '.join(dup)}")
+        return self
+
+    def destination(self, name: str) -> DestinationSettings:
+        """Return the destination called *name* or raise ``KeyError``."""
+        for d in self.destinations:
+            if d.name == name:
+                return d
+        raise KeyError(name)
+
+    def storage_path(self, base: Path | None = None) -> Path:
+        """The storage directory, relative paths taken from *base* (the config file's folder)."""
+        p = self.node.storage_dir
+        return p if p.is_absolute() or base is None else (base / p)
+
+
+def default_config_path() -> Path:
+    """Path of the embedded default configuration shipped inside the package."""
+    return Path(str(resources.files("config").joinpath("default.yaml")))
+
+
+def _format_errors(source: str, exc: ValidationError) -> str:
+    lines = [f"{source}: {exc.error_count()} configuration error(s)"]
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  {loc}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings(path: str | os.PathLike[str] | None = None) -> Settings:
+    """Load and validate the configuration.
+
+    Parameters
+    ----------
+    path
+        The YAML file; ``None`` loads the embedded default.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, is not YAML, or a field is invalid; the message names the file
+        and each field.
+    """
+    file = Path(path) if path is not None else default_config_path()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read configuration: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{file}: not valid YAML: {exc}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: the top level must be a mapping of sections")
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(str(file), exc)) from exc

@@ -1,0 +1,96 @@
+"""The ``dermnode`` command line.
+
+Sub-commands are thin: each parses its arguments here and calls one function in the module
+that owns the work (imported lazily, so ``dermnode config validate`` does not load torch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dermnode", description="DICOM node for AI skin analysis")
+    p.add_argument("--version", action="version", version="dermnode 0.1.0")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the DICOM node (C-ECHO, C-STORE)")
+    s.add_argument("--config", help="YAML configuration file (default: embedded default)")
+
+    e = sub.add_parser("echo", help="send C-ECHO to a configured destination")
+    e.add_argument("name", help="destination name from the configuration")
+    e.add_argument("--config", help="YAML configuration file")
+
+    c = sub.add_parser("config", help="configuration tools")
+    csub = c.add_subparsers(dest="config_command", required=True)
+    v = csub.add_parser("validate", help="validate a configuration file")
+    v.add_argument("file")
+
+    a = sub.add_parser("analyze", help="analyse DICOM files or images; print JSON")
+    a.add_argument("paths", nargs="+", metavar="PATH")
+    a.add_argument("--out", help="folder for the outputs (maps, SR, SEG, PDF)")
+    a.add_argument("--view", default=None, help="view for ordinary images (default frontal)")
+    a.add_argument("--spacing-mm", type=float, default=None, help="pixel spacing for images")
+    a.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+
+    d = sub.add_parser("demo", help="run the whole path on one machine on embedded defaults")
+    d.add_argument("--out", default="demo-out", help="folder for the demo's outputs")
+
+    j = sub.add_parser("jobs", help="list, show or retry jobs (no patient data)")
+    j.add_argument("--config", help="YAML configuration file")
+    jsub = j.add_subparsers(dest="jobs_command", required=True)
+    jsub.add_parser("list")
+    js = jsub.add_parser("show")
+    js.add_argument("id")
+    jr = jsub.add_parser("retry")
+    jr.add_argument("id")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``dermnode`` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    from config import ConfigError
+
+    try:
+        if args.command == "config":
+            from config import load_settings
+
+            load_settings(args.file)
+            print(f"OK: {args.file}")
+            return 0
+        if args.command == "serve":
+            from dicom_node.app import serve
+
+            return serve(args.config)
+        if args.command == "echo":
+            from dicom_node.scu import echo_command
+
+            return echo_command(args.name, args.config)
+        if args.command == "analyze":
+            from dicom_node.analyze_cmd import analyze_command
+
+            return analyze_command(
+                args.paths, out=args.out, view=args.view, spacing_mm=args.spacing_mm,
+                device=args.device,
+            )
+        if args.command == "demo":
+            from dicom_node.demo import demo_command
+
+            return demo_command(args.out)
+        if args.command == "jobs":
+            from dicom_node.jobs_cmd import jobs_command
+
+            return jobs_command(args.jobs_command, getattr(args, "id", None), args.config)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    raise AssertionError(f"unhandled command {args.command}")  # argparse guarantees not
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
