@@ -1,0 +1,84 @@
+"""Colour conversions in float, on any torch device.
+
+sRGB is decoded to linear light (IEC 61966-2-1) before any index is computed; CIELAB is
+computed in float from linear sRGB with the D65 white (CIE 15:2004), not with OpenCV's 8-bit
+Lab scaling. Tensors are channel-first: ``(..., 3, H, W)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from analysis.errors import InputRejected
+
+__all__ = [
+    "D65_WHITE",
+    "RGB_TO_XYZ",
+    "linear_rgb_to_lab",
+    "linear_to_srgb",
+    "srgb_to_linear",
+    "to_unit_float",
+]
+
+#: Linear sRGB -> CIE XYZ (D65), IEC 61966-2-1.
+RGB_TO_XYZ = (
+    (0.4124564, 0.3575761, 0.1804375),
+    (0.2126729, 0.7151522, 0.0721750),
+    (0.0193339, 0.1191920, 0.9503041),
+)
+#: D65 reference white (Y = 1).
+D65_WHITE = (0.95047, 1.0, 1.08883)
+
+
+def to_unit_float(
+    image: npt.NDArray[np.generic], device: torch.device | None = None
+) -> torch.Tensor:
+    """Convert an (H, W, 3) uint8/uint16 (or float in [0, 1]) RGB array to a (3, H, W) tensor.
+
+    Raises
+    ------
+    InputRejected
+        The array is not (H, W, 3) or has an unsupported dtype.
+    """
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise InputRejected(f"image must be (H, W, 3) RGB, got shape {image.shape}")
+    if image.dtype == np.uint8:
+        scale = 255.0
+    elif image.dtype == np.uint16:
+        scale = 65535.0
+    elif image.dtype in (np.float32, np.float64):
+        scale = 1.0
+    else:
+        raise InputRejected(f"image dtype must be uint8, uint16 or float, got {image.dtype}")
+    t = torch.from_numpy(np.ascontiguousarray(image)).to(device=device, dtype=torch.float32)
+    return (t / scale).permute(2, 0, 1).clamp_(0.0, 1.0).contiguous()
+
+
+def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
+    """Decode sRGB values in [0, 1] to linear light (IEC 61966-2-1 transfer function)."""
+    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
+    """Encode linear light in [0, 1] to sRGB values (for display only)."""
+    x = x.clamp(0.0, 1.0)
+    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1.0 / 2.4) - 0.055)
+
+
+def _f(t: torch.Tensor) -> torch.Tensor:
+    eps = 216.0 / 24389.0
+    kappa = 24389.0 / 27.0
+    return torch.where(t > eps, t.clamp(min=eps) ** (1.0 / 3.0), (kappa * t + 16.0) / 116.0)
+
+
+def linear_rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """Linear sRGB ``(..., 3, H, W)`` -> CIELAB (D65) ``(..., 3, H, W)``, L* in [0, 100]."""
+    m = torch.tensor(RGB_TO_XYZ, dtype=rgb.dtype, device=rgb.device)
+    xyz = torch.einsum("ij,...jhw->...ihw", m, rgb)
+    white = torch.tensor(D65_WHITE, dtype=rgb.dtype, device=rgb.device).view(3, 1, 1)
+    f = _f(xyz / white)
+    fx, fy, fz = f.unbind(-3)
+    lab = torch.stack((116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)), dim=-3)
+    return lab
