@@ -1,0 +1,617 @@
+"""The HL7 v2.5.1 ORU^R01 result notice, built with hl7apy (``docs/hl7-profile.md``).
+
+One message per study and EMR endpoint::
+
+    MSH  sending/receiving application and facility from the endpoint, MSH-18 charset
+    PID  patient identity from the DICOM patient module
+    PV1  minimal (patient class U)
+    ORC  RE, placer/filler order numbers
+    OBR  service, observation time, Accession Number (OBR-18), result status (OBR-25)
+    OBX  quality per image, concern scores (NM), key raw values (NM), concerns not assessed,
+         Study Instance UID (113014^DICOM Study^DCM), SR/SEG SOP Instance UIDs, optional PDF (ED)
+
+Every text value is escaped once by :func:`integrations.hl7.escape.escape` and handed to hl7apy
+as ER7; the finished message passes ``Validator.validate`` (hl7apy's strict structure, datatype
+and cardinality check) before :func:`build_oru` returns it. hl7apy stays inside this module.
+
+The result status rule (OBR-25 and every OBX-11), implemented by :func:`result_status_for`:
+
+* ``F`` (final) when every image passed the quality gate without warnings, **or** when no
+  image was usable at all: nothing more will come from this capture, and the quality rows
+  say "not usable" with the reasons (no score is sent);
+* ``P`` (preliminary) when the numbers rest on a capture the gate flagged: a usable image has
+  a non-blocking warning, or some (not all) images were unusable.
+
+Charsets: the text is Unicode until :meth:`OruMessage.encode`, which encodes it in the
+endpoint's MSH-18 charset. For the 8-bit charsets (``8859/1``, ``ASCII``) nothing is
+transliterated: a character the charset cannot hold raises :class:`EncodingError` naming the
+segment and field (a silently changed name could attach the result to the wrong patient).
+The one safe conversion is made at build time: a DICOM name with several component groups
+(alphabetic = ideographic = phonetic) is sent as several PID-5 repetitions, and on an 8-bit
+endpoint the groups the charset cannot hold are left out when an alphabetic group is there.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import unicodedata
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from hl7apy.consts import VALIDATION_LEVEL
+from hl7apy.core import Component, Message
+from hl7apy.exceptions import HL7apyException, ValidationError
+
+from analysis.keys import CONCERNS, key_info
+from analysis.types import AnalysisResult, ImageResult, Region
+from config.settings import Hl7EndpointSettings
+from integrations.errors import EncodingError
+from integrations.hl7.escape import escape
+from integrations.study import StudyInfo
+
+__all__ = [
+    "CODING_SCHEME",
+    "HL7_VERSION",
+    "OruMessage",
+    "ResultStatus",
+    "build_oru",
+    "codec_for_charset",
+    "new_control_id",
+    "result_status_for",
+]
+
+logger = logging.getLogger(__name__)
+
+HL7_VERSION = "2.5.1"
+#: Private coding scheme of DermNode's observation identifiers (as in the SR).
+CODING_SCHEME = "99DRMN"
+#: MSH-10 is an ST of at most 20 characters in HL7 v2.5.1.
+_CONTROL_ID_MAX = 20
+_CONTROL_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,20}$")
+#: hl7apy types a component of a "varies" field (OBX-5) as ST, at most 199 characters.
+_ST_MAX = 199
+_TX_MAX = 65536
+
+_CODECS = {"UNICODE UTF-8": "utf-8", "8859/1": "latin-1", "ASCII": "ascii"}
+
+_STRICT = VALIDATION_LEVEL.STRICT
+
+_SERVICE = ("DERMNODE", "AI skin photograph analysis")
+_STUDY_UID_CODE = ("113014", "DICOM Study", "DCM")
+_SR_CODE = ("sr.sop_instance_uid", "Structured report SOP Instance UID", CODING_SCHEME)
+_SEG_CODE = ("seg.sop_instance_uid", "Segmentation SOP Instance UID", CODING_SCHEME)
+_PDF_CODE = ("report.pdf", "Skin analysis report (PDF)", CODING_SCHEME)
+_USABLE_IMAGES_CODE = ("quality.usable_images", "Usable images", CODING_SCHEME)
+_USABLE_CODE = ("quality.usable", "Image usable", CODING_SCHEME)
+_FACE_CODE = ("quality.face_found", "Face found", CODING_SCHEME)
+_ISSUE_CODE = ("quality.issue", "Image quality issue", CODING_SCHEME)
+_SCORE_UNIT = ("{score}", "score", "UCUM")
+_SCORE_RANGE = "0-100"
+#: The aggregate regions whose raw values go into the ORU (zones stay in the SR).
+_RAW_REGIONS = (Region.FACE.value, Region.SKIN.value)
+_SEX = {"M": "M", "F": "F", "O": "O"}
+_TITLES = {"uv_damage": "UV damage"}
+_DA_RE = re.compile(r"^\d{4}(\d{2}(\d{2})?)?$")
+_TM_RE = re.compile(r"^(\d{2})(\d{2})?(\d{2})?(\.\d{1,6})?$")
+
+
+class ResultStatus(StrEnum):
+    """OBR-25 / OBX-11 result status (HL7 tables 0123 and 0085)."""
+
+    FINAL = "F"
+    PRELIMINARY = "P"
+    CORRECTED = "C"
+
+
+def codec_for_charset(charset: str) -> str:
+    """Return the Python codec of an MSH-18 charset; raise ``ValueError`` for an unknown one."""
+    try:
+        return _CODECS[charset]
+    except KeyError:
+        raise ValueError(
+            f"charset must be one of {', '.join(sorted(_CODECS))}, got {charset!r}"
+        ) from None
+
+
+def new_control_id() -> str:
+    """A new random message control ID (MSH-10): 20 hexadecimal characters."""
+    return uuid.uuid4().hex[:_CONTROL_ID_MAX]
+
+
+def result_status_for(result: AnalysisResult) -> ResultStatus:
+    """Apply the documented result status rule (module docstring) to *result*."""
+    usable = [i for i in result.images if i.quality.usable]
+    if not usable:
+        return ResultStatus.FINAL
+    if len(usable) < len(result.images) or any(i.quality.warnings for i in usable):
+        return ResultStatus.PRELIMINARY
+    return ResultStatus.FINAL
+
+
+@dataclass(frozen=True, slots=True)
+class OruMessage:
+    """A built ORU^R01: its control ID, its ER7 text and the charset it is sent in.
+
+    The text is PHI: store it, send it, never log it.
+    """
+
+    control_id: str
+    text: str
+    charset: str = "UNICODE UTF-8"
+
+    def __post_init__(self) -> None:
+        codec_for_charset(self.charset)
+        if not _CONTROL_ID_RE.match(self.control_id):
+            raise ValueError("control_id must be 1-20 characters of A-Z a-z 0-9 . _ -")
+        if not self.text.startswith("MSH|"):
+            raise ValueError("text must be an ER7 message starting with MSH|")
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        """The segments (without terminators)."""
+        return tuple(s for s in self.text.split("\r") if s)
+
+    def encode(self) -> bytes:
+        """Encode the message in its MSH-18 charset, segments terminated by CR.
+
+        Raises
+        ------
+        EncodingError
+            A character cannot be represented in the charset; the message names the segment,
+            its occurrence and the field/component (e.g. ``PID-5.1``), never the value.
+        """
+        codec = codec_for_charset(self.charset)
+        try:
+            return self.text.encode(codec)
+        except UnicodeEncodeError:
+            where, count = _locate_unencodable(self.segments, codec)
+            raise EncodingError(
+                f"ORU {self.control_id}: {where} holds {count} character(s) that charset "
+                f"{self.charset!r} cannot represent; configure charset 'UNICODE UTF-8' for "
+                "this endpoint or correct the source data"
+            ) from None
+
+
+def _locate_unencodable(segments: Sequence[str], codec: str) -> tuple[str, int]:
+    seen: dict[str, int] = {}
+    for segment in segments:
+        fields = segment.split("|")
+        name = fields[0]
+        seen[name] = seen.get(name, 0) + 1
+        label = name if seen[name] == 1 and name != "OBX" else f"{name}[{seen[name]}]"
+        # MSH-1 is the field separator itself: the split index is one less than the number.
+        offset = 1 if name == "MSH" else 0
+        for index, value in enumerate(fields[1:], start=1):
+            bad = [ch for ch in value if not _encodable(ch, codec)]
+            if not bad:
+                continue
+            where = f"{label}-{index + offset}"
+            for rep in value.split("~"):
+                for cidx, comp in enumerate(rep.split("^"), start=1):
+                    if any(not _encodable(ch, codec) for ch in comp):
+                        return f"{where}.{cidx}", len(bad)
+            return where, len(bad)  # pragma: no cover - a bad char is always in a component
+    return "the message", 0  # pragma: no cover
+
+
+def _encodable(ch: str, codec: str) -> bool:
+    try:
+        ch.encode(codec)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- value helpers
+
+
+def _text(value: str) -> str:
+    """NFC-normalise and escape one leaf value."""
+    return escape(unicodedata.normalize("NFC", value))
+
+
+def _ce(code: tuple[str, str, str]) -> str:
+    return "^".join(_text(c) for c in code)
+
+
+def _nm(value: float) -> str:
+    """An HL7 NM: optional sign, digits, optional decimal point; never an exponent."""
+    d = Decimal(repr(float(value))).quantize(Decimal("0.000001")).normalize()
+    text = format(d, "f")
+    if text in ("-0", "-0.0"):
+        text = "0"
+    if len(text) > 16:
+        raise EncodingError(f"value {text} does not fit an HL7 NM (16 characters)")
+    return text
+
+
+def _ts(value: datetime) -> str:
+    """An HL7 TS/DTM to the second, with the UTC offset when *value* is aware."""
+    text = value.strftime("%Y%m%d%H%M%S")
+    offset = value.utcoffset()
+    if offset is not None:
+        minutes = int(offset.total_seconds() // 60)
+        sign = "+" if minutes >= 0 else "-"
+        minutes = abs(minutes)
+        text += f"{sign}{minutes // 60:02d}{minutes % 60:02d}"
+    return text
+
+
+def _study_ts(study: StudyInfo) -> str | None:
+    """Study Date + Study Time (DICOM DA/TM) as an HL7 DTM, or None when there is no date."""
+    date = study.study_date.strip()
+    if not _DA_RE.match(date) or len(date) != 8:
+        return None
+    time = study.study_time.strip().replace(":", "")
+    match = _TM_RE.match(time)
+    if not match:
+        return date
+    hh, mm, ss, frac = match.groups()
+    text = date + hh + (mm or "") + (ss or "")
+    if mm and ss and frac:
+        text += frac[:5]  # DTM allows at most 4 fractional digits
+    return text
+
+
+def _birth_date(study: StudyInfo) -> str:
+    value = study.patient_birth_date.strip()
+    if value and not _DA_RE.match(value):
+        raise EncodingError("PID-7: Patient's Birth Date is not a DICOM DA (YYYYMMDD)")
+    return value
+
+
+# --------------------------------------------------------------------------- names
+
+
+_REPRESENTATION = ("A", "I", "P")  # HL7 table 0465: alphabetic, ideographic, phonetic
+
+
+def _xpn(group: str, representation: str | None) -> str:
+    """One DICOM PN component group as an XPN (family^given^middle^suffix^prefix)."""
+    parts = (group.split("^") + [""] * 5)[:5]
+    family, given, middle, prefix, suffix = (p.strip() for p in parts)
+    comps = [_text(family), _text(given), _text(middle), _text(suffix), _text(prefix)]
+    if representation:
+        comps += ["", "", representation]
+    return "^".join(comps).rstrip("^")
+
+
+def patient_name_repetitions(patient_name: str, charset: str) -> list[str]:
+    """PID-5 repetitions for a DICOM PN (``alphabetic=ideographic=phonetic``).
+
+    The first repetition is the first non-empty group in DICOM order (alphabetic, else
+    ideographic, else phonetic); every other non-empty group follows as a further
+    repetition. With more than one group, XPN-8 says which representation each is (A, I, P).
+    On an 8-bit charset, a non-alphabetic group the charset cannot hold is left out when an
+    alphabetic group is present (it is an alternative spelling of the same name).
+    """
+    groups = (patient_name.split("=") + ["", "", ""])[:3]
+    present = [(g, _REPRESENTATION[i]) for i, g in enumerate(groups) if g.replace("^", "").strip()]
+    if not present:
+        return ["^^^^^^U"]  # XPN-7 name type U: unspecified (PID-5 is required)
+    codec = codec_for_charset(charset)
+    if codec != "utf-8" and present[0][1] == "A":
+        kept = [present[0]]
+        for group, rep in present[1:]:
+            if all(_encodable(ch, codec) for ch in unicodedata.normalize("NFC", group)):
+                kept.append((group, rep))
+        present = kept
+    several = len(present) > 1
+    return [_xpn(group, rep if several else None) for group, rep in present]
+
+
+# --------------------------------------------------------------------------- OBX rows
+
+
+@dataclass(frozen=True, slots=True)
+class _Obx:
+    """One observation row; ``value`` holds the (already escaped) OBX-5 components."""
+
+    value_type: str
+    code: tuple[str, str, str]
+    value: tuple[tuple[str, str], ...]  # (escaped text, hl7apy component datatype)
+    sub_id: str = ""
+    units: tuple[str, str, str] | None = None
+    reference_range: str = ""
+    method: tuple[str, str, str] | None = None
+
+
+def _st_row(code: tuple[str, str, str], text: str, sub_id: str = "") -> _Obx:
+    value = _text(text)
+    value_type = "ST" if len(value) <= _ST_MAX else "TX"
+    return _Obx(value_type, code, ((value, value_type),), sub_id)
+
+
+def _nm_row(
+    code: tuple[str, str, str],
+    value: float,
+    unit: str,
+    sub_id: str,
+    *,
+    reference_range: str = "",
+    unit_text: str | None = None,
+    method: tuple[str, str, str] | None = None,
+) -> _Obx:
+    units = (unit, unit_text if unit_text is not None else unit, "UCUM")
+    return _Obx("NM", code, ((_nm(value), "NM"),), sub_id, units, reference_range, method=method)
+
+
+def _yes_no_row(code: tuple[str, str, str], flag: bool, sub_id: str) -> _Obx:
+    value = (
+        (("Y", "ST"), ("Yes", "ST"), ("HL70136", "ID"))
+        if flag
+        else (
+            ("N", "ST"),
+            ("No", "ST"),
+            ("HL70136", "ID"),
+        )
+    )
+    return _Obx("CE", code, value, sub_id)
+
+
+def _image_rows(number: int, image: ImageResult, method: tuple[str, str, str]) -> list[_Obx]:
+    rows: list[_Obx] = []
+    sub = str(number)
+    q = image.quality
+    rows.append(_yes_no_row(_USABLE_CODE, q.usable, sub))
+    rows.append(_yes_no_row(_FACE_CODE, q.face_found, sub))
+    for issue in q.issues:
+        kind = "blocking" if issue.blocking else "warning"
+        rows.append(_st_row(_ISSUE_CODE, f"{issue.code} ({kind}): {issue.message}", sub))
+    for key, value in (
+        ("quality.sharpness", q.sharpness),
+        ("quality.exposure_clipped_pct", q.exposure_clipped_pct),
+    ):
+        info = key_info(key)
+        rows.append(_nm_row((key, info.meaning, CODING_SCHEME), value, info.unit, sub))
+    if not q.usable:
+        return rows
+    ordered = [c for c in CONCERNS if c in image.scores]
+    ordered += sorted(set(image.scores) - set(CONCERNS))
+    for concern in ordered:
+        code = (f"{concern}.score", f"{concern.capitalize()} score", CODING_SCHEME)
+        rows.append(
+            _nm_row(
+                code,
+                image.scores[concern],
+                _SCORE_UNIT[0],
+                sub,
+                reference_range=_SCORE_RANGE,
+                unit_text=_SCORE_UNIT[1],
+                method=method,
+            )
+        )
+    for m in image.measurements:
+        if m.region not in _RAW_REGIONS or m.key.startswith("quality."):
+            continue
+        try:
+            meaning = key_info(m.key).meaning
+        except KeyError:
+            meaning = m.key
+        rows.append(
+            _nm_row(
+                (m.key, meaning, CODING_SCHEME), m.value, m.unit, f"{sub}.{m.region}", method=method
+            )
+        )
+    return rows
+
+
+def _rows(
+    result: AnalysisResult,
+    study: StudyInfo,
+    *,
+    sr_uid: str | None,
+    seg_uids: Sequence[str],
+    pdf: bytes | None,
+    include_pdf: bool,
+) -> list[_Obx]:
+    method = (
+        f"{result.algorithm_name}-{result.algorithm_version}",
+        f"{result.algorithm_name} {result.algorithm_version}",
+        CODING_SCHEME,
+    )
+    usable = sum(1 for i in result.images if i.quality.usable)
+    rows = [_nm_row(_USABLE_IMAGES_CODE, usable, "{count}", "")]
+    for number, image in enumerate(result.images, start=1):
+        rows.extend(_image_rows(number, image, method))
+    seen: set[str] = set()
+    for image in result.images:
+        for na in image.not_assessed:
+            if na.key in seen:
+                continue
+            seen.add(na.key)
+            title = _TITLES.get(na.key, na.key.replace("_", " ").capitalize())
+            rows.append(_st_row((na.key, f"{title} (not assessed)", CODING_SCHEME), na.reason))
+    if study.study_instance_uid:
+        rows.append(_st_row(_STUDY_UID_CODE, study.study_instance_uid))
+    if sr_uid:
+        rows.append(_st_row(_SR_CODE, sr_uid))
+    for uid in seg_uids:
+        rows.append(_st_row(_SEG_CODE, uid))
+    if include_pdf and pdf is not None:
+        data = base64.b64encode(pdf).decode("ascii")
+        value = (("DERMNODE", "ST"), ("AP", "ID"), ("PDF", "ID"), ("Base64", "ID"), (data, "TX"))
+        rows.append(_Obx("ED", _PDF_CODE, value))
+    return rows
+
+
+# --------------------------------------------------------------------------- hl7apy adapter
+
+
+def _set(segment: Any, number: int, er7: str) -> None:
+    if er7:
+        setattr(segment, f"{segment.name.lower()}_{number}", er7)
+
+
+def _set_obx_value(obx: Any, value: tuple[tuple[str, str], ...]) -> None:
+    field = obx.add_field("OBX_5")
+    for index, (text, datatype) in enumerate(value, start=1):
+        comp = Component(
+            f"VARIES_{index}", datatype=datatype, version=HL7_VERSION, validation_level=_STRICT
+        )
+        if datatype == "TX" and len(text) > _TX_MAX:
+            # hl7apy caps TX at 65536 characters when the value is set in strict mode; an ED
+            # payload (a base64 PDF) is longer and HL7 v2 gives OBX-5 no such limit in
+            # practice, so the typed TX value object is filled after a strict placeholder.
+            comp.value = "-"
+            comp.children[0].value.value = text
+        else:
+            comp.value = text
+        field.add(comp)
+
+
+def _order_numbers(study: StudyInfo) -> tuple[str, str]:
+    placer = study.placer_order_number.strip()
+    filler = study.filler_order_number.strip()
+    if not placer and not filler:
+        filler = study.accession_number.strip()
+    return placer, filler
+
+
+def build_oru(
+    result: AnalysisResult,
+    study: StudyInfo,
+    endpoint: Hl7EndpointSettings,
+    *,
+    control_id: str,
+    sr_uid: str | None,
+    seg_uids: Sequence[str],
+    pdf: bytes | None,
+    observed_at: datetime,
+    result_status: ResultStatus | str | None = None,
+) -> OruMessage:
+    """Build the ORU^R01 for one study and one EMR endpoint.
+
+    Parameters
+    ----------
+    result
+        The analysis result of the study.
+    study
+        Patient and study attributes of the source study (PHI).
+    endpoint
+        The EMR endpoint: applications, facilities, charset, ``include_pdf``.
+    control_id
+        MSH-10, 1-20 characters of ``A-Z a-z 0-9 . _ -``; store it with the outbox row, the
+        ACK must echo it. :func:`new_control_id` makes one.
+    sr_uid
+        SOP Instance UID of the SR sent to the PACS, if any.
+    seg_uids
+        SOP Instance UIDs of the SEG objects sent to the PACS.
+    pdf
+        The PDF report; sent as an ED OBX when ``endpoint.include_pdf`` is true.
+    observed_at
+        When the result was produced: MSH-7, ORC-9, OBR-22 and OBX-19. Give an aware datetime
+        to send the UTC offset.
+    result_status
+        OBR-25/OBX-11; ``None`` applies :func:`result_status_for` (``C`` marks a correction).
+
+    Returns
+    -------
+    OruMessage
+        The validated message.
+
+    Raises
+    ------
+    EncodingError
+        The study lacks the Patient ID, a value does not fit its HL7 type, or hl7apy's strict
+        validation fails; the message names the field, never its value.
+    ValueError
+        ``control_id`` or ``result_status`` is not valid.
+    """
+    if not _CONTROL_ID_RE.match(control_id):
+        raise ValueError("control_id must be 1-20 characters of A-Z a-z 0-9 . _ -")
+    status = result_status_for(result) if result_status is None else ResultStatus(result_status)
+    if not study.patient_id.strip():
+        raise EncodingError("PID-3: the study has no Patient ID")
+    observed = _ts(observed_at)
+    obs_time = _study_ts(study) or observed
+    placer, filler = _order_numbers(study)
+    rows = _rows(
+        result,
+        study,
+        sr_uid=sr_uid,
+        seg_uids=seg_uids,
+        pdf=pdf,
+        include_pdf=endpoint.include_pdf,
+    )
+    if len(rows) > 9999:
+        raise EncodingError(f"OBX-1: {len(rows)} observations exceed the SI limit of 9999")
+    try:
+        msg = Message("ORU_R01", version=HL7_VERSION, validation_level=_STRICT)
+        msh = msg.msh
+        _set(msh, 3, _text(endpoint.sending_application))
+        _set(msh, 4, _text(endpoint.sending_facility))
+        _set(msh, 5, _text(endpoint.receiving_application))
+        _set(msh, 6, _text(endpoint.receiving_facility))
+        _set(msh, 7, observed)
+        _set(msh, 9, "ORU^R01^ORU_R01")
+        _set(msh, 10, control_id)
+        _set(msh, 11, "P")
+        _set(msh, 12, HL7_VERSION)
+        _set(msh, 18, endpoint.charset)
+
+        patient_result = msg.add_group("ORU_R01_PATIENT_RESULT")
+        patient = patient_result.add_group("ORU_R01_PATIENT")
+        pid = patient.add_segment("PID")
+        _set(pid, 1, "1")
+        cx = _text(study.patient_id.strip())
+        if study.issuer_of_patient_id.strip():
+            cx += "^^^" + _text(study.issuer_of_patient_id.strip())
+        _set(pid, 3, cx)
+        for repetition in patient_name_repetitions(study.patient_name, endpoint.charset):
+            pid.add_field("PID_5").value = repetition
+        _set(pid, 7, _birth_date(study))
+        _set(pid, 8, _SEX.get(study.patient_sex.strip().upper(), "U" if study.patient_sex else ""))
+        visit = patient.add_group("ORU_R01_VISIT")
+        pv1 = visit.add_segment("PV1")
+        _set(pv1, 1, "1")
+        _set(pv1, 2, "U")
+
+        order = patient_result.add_group("ORU_R01_ORDER_OBSERVATION")
+        orc = order.add_segment("ORC")
+        _set(orc, 1, "RE")
+        _set(orc, 2, _text(placer))
+        _set(orc, 3, _text(filler))
+        _set(orc, 5, "CM" if status is not ResultStatus.PRELIMINARY else "A")
+        _set(orc, 9, observed)
+        obr = order.add_segment("OBR")
+        _set(obr, 1, "1")
+        _set(obr, 2, _text(placer))
+        _set(obr, 3, _text(filler))
+        _set(obr, 4, "^".join((*(_text(s) for s in _SERVICE), CODING_SCHEME)))
+        _set(obr, 7, obs_time)
+        _set(obr, 18, _text(study.accession_number.strip()))
+        _set(obr, 22, observed)
+        _set(obr, 25, status.value)
+
+        for set_id, row in enumerate(rows, start=1):
+            obx = order.add_group("ORU_R01_OBSERVATION").add_segment("OBX")
+            _set(obx, 1, str(set_id))
+            _set(obx, 2, row.value_type)
+            _set(obx, 3, _ce(row.code))
+            _set(obx, 4, _text(row.sub_id))
+            _set_obx_value(obx, row.value)
+            if row.units is not None:
+                _set(obx, 6, _ce(row.units))
+            _set(obx, 7, _text(row.reference_range))
+            _set(obx, 11, status.value)
+            _set(obx, 14, obs_time)
+            if row.method is not None:
+                _set(obx, 17, _ce(row.method))
+            _set(obx, 19, observed)
+        msg.validate()
+        text = msg.to_er7()
+    except HL7apyException as exc:
+        # Only hl7apy's structural messages are quoted: others (MaxLengthReached ...) echo the
+        # value, which may be patient data.
+        detail = str(exc) if isinstance(exc, ValidationError) else type(exc).__name__
+        raise EncodingError(f"ORU {control_id}: hl7apy rejected the message: {detail}") from exc
+    logger.debug("built ORU %s: %d OBX, status %s", control_id, len(rows), status.value)
+    return OruMessage(control_id=control_id, text=text + "\r", charset=endpoint.charset)
