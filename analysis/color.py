@@ -16,6 +16,7 @@ from analysis.errors import InputRejected
 __all__ = [
     "D65_WHITE",
     "RGB_TO_XYZ",
+    "grey_world_gains",
     "linear_rgb_to_lab",
     "linear_to_srgb",
     "srgb_to_linear",
@@ -82,3 +83,48 @@ def linear_rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     fx, fy, fz = f.unbind(-3)
     lab = torch.stack((116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)), dim=-3)
     return lab
+
+
+def grey_world_gains(
+    rgb_linear: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    max_gain: float = 2.0,
+    grey_fraction: float | None = 0.3,
+) -> torch.Tensor:
+    """Grey-world white-balance gains ``(3,)`` for a linear ``(3, H, W)`` image.
+
+    The reference pixels (*mask*, default all) exclude clipped (any channel >= 0.98) and
+    black (max channel <= 0.01) pixels. With *grey_fraction* set, only that fraction of the
+    least saturated reference pixels is used ("grey pixels", after Huo et al., IEEE Trans.
+    Consumer Electronics 52(2), 2006): a coloured object in the scene (a flag, a shirt)
+    then does not pull the balance, while a global cast still moves those pixels with it.
+    Each channel's mean is brought to the luminance of the mean colour (Rec. 709 weights),
+    so the mean luminance and hence the exposure are unchanged: only the chromatic cast is
+    removed. Gains are clamped to ``[1 / max_gain, max_gain]``; with too few reference
+    pixels the gains are 1.
+    """
+    if rgb_linear.ndim != 3 or rgb_linear.shape[0] != 3:
+        raise InputRejected(f"rgb_linear must be (3, H, W), got {tuple(rgb_linear.shape)}")
+    if grey_fraction is not None and not 0.0 < grey_fraction <= 1.0:
+        raise ValueError(f"grey_fraction must be in (0, 1], got {grey_fraction}")
+    mx = rgb_linear.amax(0)
+    valid = (mx < 0.98) & (mx > 0.01)
+    if mask is not None:
+        valid &= mask
+    ones = torch.ones(3, dtype=rgb_linear.dtype, device=rgb_linear.device)
+    if int(valid.sum()) < 100:
+        return ones
+    if grey_fraction is not None and grey_fraction < 1.0:
+        sat = (mx - rgb_linear.amin(0)) / mx.clamp(min=1e-6)
+        vals = sat[valid]
+        k = max(1, int(grey_fraction * vals.numel()))
+        thr = vals.kthvalue(k).values
+        valid &= sat <= thr
+    n = int(valid.sum())
+    w = valid.to(rgb_linear.dtype)
+    means = (rgb_linear * w).sum(dim=(1, 2)) / max(n, 1)
+    if bool((means <= 1e-6).any()):
+        return ones
+    lum = torch.tensor(RGB_TO_XYZ[1], dtype=rgb_linear.dtype, device=rgb_linear.device)
+    grey = (lum * means).sum()
+    return (grey / means).clamp(1.0 / max_gain, max_gain)

@@ -1,0 +1,121 @@
+"""Redness: erythema index, red area and inflamed (acne-type) lesions.
+
+Methods (see ``docs/methods/measures.md``)
+------------------------------------------
+* **Erythema index**: the haemoglobin term of the per-pixel optical-density unmixing
+  (Tsumura et al. 2003; see :func:`analysis.measures.filters.unmix_chromophores`), scaled so
+  that it equals Dawson's ``EI = 100 [log10(1/R_green) - log10(1/R_red)]`` (Dawson et al.
+  1980) for pure haemoglobin, with shading and melanin removed. The region value is the mean.
+* **Red area %**: pixels whose erythema index, smoothed at 0.5 mm, exceeds the robust skin
+  baseline (the median over ``face`` or ``skin``) by >= 6 EI units.
+* **Inflamed lesions**: bright blobs of the erythema map (multi-scale scale-normalised
+  LoG, Lindeberg 1998) of 1.5-5 mm diameter (acne papules/pustules), response >= 3 EI units
+  (a Gaussian bump of >= 6 EI), round (Hessian eigenvalue ratio >= 0.5). A lesion counts in
+  the region holding its centre.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import torch
+
+from analysis.measures.base import ConcernOutput, SkinImage
+from analysis.measures.filters import (
+    blob_detect,
+    disk_mask,
+    gaussian_blur,
+    measurement,
+    region_fraction,
+    region_items,
+    unmix_chromophores,
+)
+from analysis.types import FeatureMap, MapKind, Measurement
+
+__all__ = ["erythema_index_map", "measure"]
+
+logger = logging.getLogger(__name__)
+
+RED_SMOOTH_MM = 0.5
+RED_EXCESS = 6.0  # EI units above the skin baseline
+LESION_DIAMETER_MM = (1.5, 5.0)
+LESION_SCALES = 4
+LESION_RESPONSE = 3.0
+LESION_MIN_RATIO = 0.5
+ERYTHEMA_MAP_MAX = 50.0
+
+
+def erythema_index_map(img: SkinImage) -> torch.Tensor:
+    """Dawson-scaled erythema index per pixel (100 x haemoglobin OD, green minus red)."""
+    _, _, hb = unmix_chromophores(img.rgb_linear)
+    return 100.0 * hb
+
+
+def _baseline_region(img: SkinImage) -> torch.Tensor:
+    for name in ("face", "skin"):
+        if name in img.regions:
+            return img.regions[name].to(torch.bool)
+    return img.skin.to(torch.bool)
+
+
+def _sigmas(lo_mm: float, hi_mm: float, n: int, scale_mm: float) -> list[float]:
+    k = 2.0 * math.sqrt(2.0)
+    lo, hi = lo_mm / k / scale_mm, hi_mm / k / scale_mm
+    lo = max(lo, 0.7)
+    hi = max(hi, lo * 1.2)
+    return [lo * (hi / lo) ** (i / (n - 1)) for i in range(n)]
+
+
+@torch.no_grad()
+def measure(img: SkinImage) -> ConcernOutput:
+    """Measure redness on *img* (see the module docstring)."""
+    px = 1.0 / img.scale_mm
+    ei = erythema_index_map(img)
+    skin = img.skin.to(torch.bool)
+    base_mask = _baseline_region(img)
+    vals = ei[base_mask]
+    baseline = float(vals.median().item()) if vals.numel() else 0.0
+    smooth = gaussian_blur(ei, RED_SMOOTH_MM * px)
+    red = ((smooth - baseline >= RED_EXCESS) & skin).cpu().numpy()
+
+    sig = _sigmas(*LESION_DIAMETER_MM, LESION_SCALES, img.scale_mm)
+    blobs = blob_detect(ei, sig, LESION_RESPONSE, skin, dark=False, min_ratio=LESION_MIN_RATIO)
+    lesions = disk_mask(red.shape, blobs)
+
+    out: list[Measurement] = []
+    for reg in region_items(img):
+        mean_ei = float(ei[reg.mask].mean().item())
+        out.append(measurement("redness.erythema_index", reg.name, mean_ei, img))
+        out.append(
+            measurement("redness.area_pct", reg.name, region_fraction(red, reg.mask_np), img)
+        )
+        count = int(np.count_nonzero(reg.mask_np[blobs.rows, blobs.cols])) if len(blobs) else 0
+        out.append(measurement("redness.lesions.count", reg.name, count, img))
+
+    maps = (
+        FeatureMap(
+            "erythema",
+            "redness",
+            MapKind.CONTINUOUS,
+            (ei / ERYTHEMA_MAP_MAX).clamp(0.0, 1.0).cpu().numpy().astype(np.float32),
+            "Erythema index (OD unmixing, Dawson-scaled) / 50, clipped to [0, 1]",
+        ),
+        FeatureMap(
+            "red_areas",
+            "redness",
+            MapKind.BINARY,
+            red,
+            "Erythema index >= skin median + 6",
+        ),
+        FeatureMap(
+            "red_lesions",
+            "redness",
+            MapKind.BINARY,
+            lesions,
+            "Inflamed lesions: erythema blobs 1.5-5 mm (scale-normalised LoG)",
+        ),
+    )
+    logger.debug("redness: baseline EI %.1f, %d lesions", baseline, len(blobs))
+    return ConcernOutput(tuple(out), maps)

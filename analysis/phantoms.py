@@ -1,0 +1,407 @@
+"""Synthetic skin phantoms with known truth, for tests and the accuracy benchmark.
+
+A phantom is rendered in apparent optical density (OD = -log10 reflectance), the model the
+measures invert: ``OD = shading + melanin * MEL + haemoglobin * HB`` per sRGB channel, with
+chromophore spectra deliberately a little different from the ones the measures assume
+(``analysis.measures.filters.MELANIN_OD`` / ``HAEMOGLOBIN_OD``), so the tests do not merely
+invert their own forward model. Onto a skin-coloured background with smooth shading,
+optional band-limited texture and sensor noise go: brown spots (melanin disks), pores
+(small neutral dark disks), lines (neutral valleys of Gaussian cross-section: thin "fine"
+lines and wide "wrinkles"), a red patch and red lesions (haemoglobin disks), and a shiny
+area (white specular light added in linear RGB, as in the dichromatic reflection model).
+Everything is drawn from one seed; :class:`PhantomTruth` records what was drawn.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from analysis.color import linear_rgb_to_lab, linear_to_srgb, srgb_to_linear, to_unit_float
+from analysis.measures.base import SkinImage
+
+__all__ = [
+    "Disk",
+    "Line",
+    "Phantom",
+    "PhantomSpec",
+    "PhantomTruth",
+    "make_phantom",
+    "phantom_skin_image",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The phantom's own chromophore spectra (R, G, B), close to but not equal to the measures'.
+PHANTOM_MELANIN = (1.0, 1.6, 2.3)
+PHANTOM_HAEMOGLOBIN = (0.12, 1.1, 0.6)
+
+
+@dataclass(frozen=True, slots=True)
+class PhantomSpec:
+    """What to draw. Lengths in mm, strengths in optical density (OD) unless noted.
+
+    Attributes
+    ----------
+    size_px
+        (rows, columns).
+    spacing_mm
+        mm per pixel.
+    seed
+        Random seed for positions, noise and texture.
+    melanin, haemoglobin
+        Background chromophore OD (red-channel melanin, green-minus-red haemoglobin).
+    noise
+        Std of additive sensor noise in sRGB units (0-1).
+    texture
+        Std (OD) of neutral band-limited texture (features 0.2-2 mm).
+    n_spots, spot_diameter_mm, spot_melanin
+        Brown spots: count, diameter range, added melanin OD.
+    n_pores, pore_diameter_mm, pore_depth
+        Pores: count, diameter range, neutral OD depth.
+    n_fine_lines, fine_length_mm, fine_width_mm, fine_depth
+        Fine lines: count, length, width (FWHM), neutral OD depth at the centre.
+    n_wrinkles, wrinkle_length_mm, wrinkle_width_mm, wrinkle_depth
+        Wrinkles: as fine lines.
+    red_patch_radius_mm, red_patch_haemoglobin
+        A red patch (0 radius = none) and its added haemoglobin OD.
+    red_patch_side
+        ``left``: the patch is placed in the left half of the image, ``any``: anywhere.
+    n_lesions, lesion_diameter_mm, lesion_haemoglobin
+        Small inflamed (haemoglobin) lesions.
+    shine_radius_mm, shine_strength
+        A shiny disk (0 radius = none) and the white light added, as a fraction of the
+        background's linear luminance.
+    """
+
+    size_px: tuple[int, int] = (640, 640)
+    spacing_mm: float = 0.1
+    seed: int = 0
+    melanin: float = 0.18
+    haemoglobin: float = 0.10
+    noise: float = 0.004
+    texture: float = 0.0
+    n_spots: int = 0
+    spot_diameter_mm: tuple[float, float] = (2.0, 4.0)
+    spot_melanin: float = 0.12
+    n_pores: int = 0
+    pore_diameter_mm: tuple[float, float] = (0.3, 0.5)
+    pore_depth: float = 0.12
+    n_fine_lines: int = 0
+    fine_length_mm: float = 10.0
+    fine_width_mm: float = 0.3
+    fine_depth: float = 0.06
+    n_wrinkles: int = 0
+    wrinkle_length_mm: float = 15.0
+    wrinkle_width_mm: float = 1.2
+    wrinkle_depth: float = 0.12
+    red_patch_radius_mm: float = 0.0
+    red_patch_haemoglobin: float = 0.10
+    red_patch_side: str = "any"
+    n_lesions: int = 0
+    lesion_diameter_mm: float = 3.0
+    lesion_haemoglobin: float = 0.15
+    shine_radius_mm: float = 0.0
+    shine_strength: float = 0.35
+
+    def __post_init__(self) -> None:
+        if self.spacing_mm <= 0:
+            raise ValueError(f"spacing_mm must be positive, got {self.spacing_mm!r}")
+        if min(self.size_px) < 32:
+            raise ValueError(f"size_px must be at least 32 x 32, got {self.size_px!r}")
+        if self.red_patch_side not in ("any", "left"):
+            raise ValueError(f"red_patch_side must be 'any' or 'left', got {self.red_patch_side!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Disk:
+    """A drawn disk: centre (row, col) in px, diameter in mm."""
+
+    row: float
+    col: float
+    diameter_mm: float
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """A drawn line segment: end points in px, length and width (FWHM) in mm, kind."""
+
+    r0: float
+    c0: float
+    r1: float
+    c1: float
+    length_mm: float
+    width_mm: float
+    kind: str  # "fine" | "wrinkle"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PhantomTruth:
+    """What a phantom contains."""
+
+    spacing_mm: float
+    spots: tuple[Disk, ...] = ()
+    pores: tuple[Disk, ...] = ()
+    lines: tuple[Line, ...] = ()
+    red_patch: Disk | None = None
+    lesions: tuple[Disk, ...] = ()
+    shine: Disk | None = None
+    masks: Mapping[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
+
+    @property
+    def fine_lines(self) -> tuple[Line, ...]:
+        """The fine lines."""
+        return tuple(ln for ln in self.lines if ln.kind == "fine")
+
+    @property
+    def wrinkles(self) -> tuple[Line, ...]:
+        """The wrinkles."""
+        return tuple(ln for ln in self.lines if ln.kind == "wrinkle")
+
+    def area_pct(self, name: str) -> float:
+        """Percentage of the image covered by truth mask *name* (spots, red_patch, shine)."""
+        m = self.masks[name]
+        return 100.0 * float(m.mean())
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Phantom:
+    """An (H, W, 3) uint8 sRGB image, its spec and its truth."""
+
+    image: npt.NDArray[np.uint8]
+    spec: PhantomSpec
+    truth: PhantomTruth
+
+
+class _Placer:
+    """Rejection sampling of non-overlapping circles."""
+
+    def __init__(self, rng: np.random.Generator, shape: tuple[int, int]) -> None:
+        self.rng = rng
+        self.shape = shape
+        self.taken: list[tuple[float, float, float]] = []
+
+    def place(
+        self, radius_px: float, gap_px: float, cols: tuple[float, float] | None = None
+    ) -> tuple[float, float]:
+        h, w = self.shape
+        margin = radius_px + gap_px
+        c_lo, c_hi = cols if cols is not None else (margin, w - margin)
+        for _ in range(2000):
+            r = self.rng.uniform(margin, h - margin)
+            c = self.rng.uniform(max(c_lo, margin), min(c_hi, w - margin))
+            if all(
+                math.hypot(r - r2, c - c2) > radius_px + rad2 + gap_px
+                for r2, c2, rad2 in self.taken
+            ):
+                self.taken.append((r, c, radius_px))
+                return r, c
+        raise ValueError("phantom too crowded: enlarge size_px or draw fewer features")
+
+
+_Win = tuple[slice, slice]
+
+
+def _window(shape: tuple[int, int], r0: float, c0: float, r1: float, c1: float, pad: float) -> _Win:
+    rows = slice(max(0, int(min(r0, r1) - pad)), min(shape[0], int(max(r0, r1) + pad) + 2))
+    cols = slice(max(0, int(min(c0, c1) - pad)), min(shape[1], int(max(c0, c1) + pad) + 2))
+    return rows, cols
+
+
+def _grid(win: _Win) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    yy, xx = np.mgrid[win[0], win[1]].astype(np.float64)
+    return yy, xx
+
+
+def _disk(
+    shape: tuple[int, int], r: float, c: float, radius: float
+) -> tuple[_Win, npt.NDArray[np.float64]]:
+    """Anti-aliased disk in [0, 1], in a window around it."""
+    win = _window(shape, r, c, r, c, radius + 2)
+    yy, xx = _grid(win)
+    return win, np.clip(radius - np.hypot(yy - r, xx - c) + 0.5, 0.0, 1.0)
+
+
+def _segment_distance(
+    shape: tuple[int, int], r0: float, c0: float, r1: float, c1: float, pad: float
+) -> tuple[_Win, npt.NDArray[np.float64]]:
+    win = _window(shape, r0, c0, r1, c1, pad)
+    yy, xx = _grid(win)
+    dy, dx = r1 - r0, c1 - c0
+    t = np.clip(((yy - r0) * dy + (xx - c0) * dx) / (dy * dy + dx * dx), 0.0, 1.0)
+    return win, np.hypot(yy - (r0 + t * dy), xx - (c0 + t * dx))
+
+
+def _texture(
+    rng: np.random.Generator, shape: tuple[int, int], spacing_mm: float
+) -> npt.NDArray[np.float64]:
+    """Zero-mean unit-std noise band-limited to ~0.2-2 mm (difference of Gaussian blurs)."""
+    white = rng.standard_normal(shape).astype(np.float32)
+    s1 = max(0.1 / spacing_mm, 0.5)
+    s2 = 1.0 / spacing_mm
+    band = cv2.GaussianBlur(white, (0, 0), s1) - cv2.GaussianBlur(white, (0, 0), s2)
+    band = band.astype(np.float64)
+    return (band - band.mean()) / max(float(band.std()), 1e-9)
+
+
+def make_phantom(spec: PhantomSpec | None = None) -> Phantom:
+    """Render a phantom from *spec* (defaults: plain skin). Deterministic for a given seed."""
+    spec = spec or PhantomSpec()
+    rng = np.random.default_rng(spec.seed)
+    shape = spec.size_px
+    h, w = shape
+    px = 1.0 / spec.spacing_mm  # px per mm
+    placer = _Placer(rng, shape)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+
+    # smooth shading (a gentle gradient, like curvature under frontal light) in OD
+    shading = 0.05 + 0.03 * (xx / w) + 0.02 * np.sin(math.pi * yy / h)
+    melanin = np.full(shape, spec.melanin)
+    haem = np.full(shape, spec.haemoglobin)
+    masks: dict[str, npt.NDArray[np.bool_]] = {}
+
+    red_patch = None
+    if spec.red_patch_radius_mm > 0:
+        rad = spec.red_patch_radius_mm * px
+        cols = (0.0, w / 2.0) if spec.red_patch_side == "left" else None
+        r, c = placer.place(rad, 3 * px, cols)
+        win, prof = _disk(shape, r, c, rad)
+        haem[win] += spec.red_patch_haemoglobin * prof
+        masks["red_patch"] = np.zeros(shape, dtype=bool)
+        masks["red_patch"][win] = prof >= 0.5
+        red_patch = Disk(r, c, 2 * spec.red_patch_radius_mm)
+
+    shine = None
+    shine_prof = np.zeros(shape)
+    if spec.shine_radius_mm > 0:
+        rad = spec.shine_radius_mm * px
+        r, c = placer.place(rad, 3 * px)
+        win, prof = _disk(shape, r, c, rad)
+        shine_prof[win] = prof
+        masks["shine"] = shine_prof >= 0.5
+        shine = Disk(r, c, 2 * spec.shine_radius_mm)
+
+    lines: list[Line] = []
+    line_od = np.zeros(shape)
+    for kind, n, length, width, depth in (
+        (
+            "wrinkle",
+            spec.n_wrinkles,
+            spec.wrinkle_length_mm,
+            spec.wrinkle_width_mm,
+            spec.wrinkle_depth,
+        ),
+        ("fine", spec.n_fine_lines, spec.fine_length_mm, spec.fine_width_mm, spec.fine_depth),
+    ):
+        for _ in range(n):
+            half = 0.5 * length * px
+            r, c = placer.place(half + width * px, 2 * px)
+            angle = rng.uniform(0, math.pi)
+            dr, dc = half * math.sin(angle), half * math.cos(angle)
+            r0, c0, r1, c1 = r - dr, c - dc, r + dr, c + dc
+            sigma = width * px / (2 * math.sqrt(2 * math.log(2)))
+            win, d = _segment_distance(shape, r0, c0, r1, c1, 5 * sigma + 2)
+            line_od[win] = np.maximum(line_od[win], depth * np.exp(-0.5 * (d / sigma) ** 2))
+            lines.append(Line(r0, c0, r1, c1, length, width, kind))
+
+    spots: list[Disk] = []
+    spot_mask = np.zeros(shape, dtype=bool)
+    for _ in range(spec.n_spots):
+        dia = rng.uniform(*spec.spot_diameter_mm)
+        r, c = placer.place(0.5 * dia * px, 2 * px)
+        win, prof = _disk(shape, r, c, 0.5 * dia * px)
+        melanin[win] += spec.spot_melanin * prof
+        spot_mask[win] |= prof >= 0.5
+        spots.append(Disk(r, c, dia))
+    if spec.n_spots:
+        masks["spots"] = spot_mask
+
+    lesions: list[Disk] = []
+    for _ in range(spec.n_lesions):
+        rad = 0.5 * spec.lesion_diameter_mm * px
+        r, c = placer.place(rad, 2 * px)
+        sigma = rad / 1.5
+        win = _window(shape, r, c, r, c, 5 * sigma)
+        ly, lx = _grid(win)
+        haem[win] += spec.lesion_haemoglobin * np.exp(
+            -0.5 * ((ly - r) ** 2 + (lx - c) ** 2) / sigma**2
+        )
+        lesions.append(Disk(r, c, spec.lesion_diameter_mm))
+
+    pores: list[Disk] = []
+    pore_od = np.zeros(shape)
+    for _ in range(spec.n_pores):
+        dia = rng.uniform(*spec.pore_diameter_mm)
+        r, c = placer.place(0.5 * dia * px, 1.0 * px)
+        win, prof = _disk(shape, r, c, 0.5 * dia * px)
+        pore_od[win] = np.maximum(pore_od[win], spec.pore_depth * prof)
+        pores.append(Disk(r, c, dia))
+
+    neutral = shading + line_od + pore_od
+    if spec.texture > 0:
+        neutral = neutral + spec.texture * _texture(rng, shape, spec.spacing_mm)
+    mel = np.asarray(PHANTOM_MELANIN).reshape(3, 1, 1)
+    hb = np.asarray(PHANTOM_HAEMOGLOBIN).reshape(3, 1, 1)
+    od = neutral[None] + melanin[None] * mel + haem[None] * hb
+    lin = np.power(10.0, -od)
+    if shine is not None:
+        base_y = float(np.mean(0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]))
+        lin = lin + spec.shine_strength * base_y * shine_prof[None]
+    srgb = linear_to_srgb(torch.from_numpy(lin)).numpy()
+    srgb = srgb + rng.normal(0.0, spec.noise, srgb.shape)
+    image = np.clip(np.round(srgb * 255.0), 0, 255).astype(np.uint8).transpose(1, 2, 0)
+    truth = PhantomTruth(
+        spacing_mm=spec.spacing_mm,
+        spots=tuple(spots),
+        pores=tuple(pores),
+        lines=tuple(lines),
+        red_patch=red_patch,
+        lesions=tuple(lesions),
+        shine=shine,
+        masks=masks,
+    )
+    logger.debug(
+        "phantom %dx%d: %d spots, %d pores, %d lines", h, w, len(spots), len(pores), len(lines)
+    )
+    return Phantom(np.ascontiguousarray(image), spec, truth)
+
+
+def phantom_skin_image(
+    phantom: Phantom,
+    *,
+    device: torch.device | str | None = None,
+    regions: Mapping[str, npt.NDArray[np.bool_]] | None = None,
+    spacing_known: bool = True,
+) -> SkinImage:
+    """Build the :class:`SkinImage` the pipeline would prepare for *phantom*.
+
+    The whole phantom is skin. Regions default to ``{"skin": everything}``; extra regions
+    (e.g. two halves standing in for zones) are intersected with the skin mask. No white
+    balance is applied: the phantom is rendered white-balanced.
+    """
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    rgb = srgb_to_linear(to_unit_float(phantom.image, dev))
+    lab = linear_rgb_to_lab(rgb)
+    h, w = phantom.image.shape[:2]
+    skin = torch.ones((h, w), dtype=torch.bool, device=dev)
+    reg: dict[str, torch.Tensor] = {"skin": skin}
+    for name, m in (regions or {}).items():
+        if m.shape != (h, w):
+            raise ValueError(f"regions[{name!r}] must have shape {(h, w)}, got {m.shape}")
+        reg[name] = torch.from_numpy(np.asarray(m, dtype=bool)).to(dev) & skin
+    spacing = phantom.spec.spacing_mm
+    return SkinImage(
+        rgb_linear=rgb,
+        lab=lab,
+        skin=skin,
+        regions=reg,
+        spacing_mm=spacing if spacing_known else None,
+        scale_mm=spacing,
+    )

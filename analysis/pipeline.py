@@ -1,0 +1,663 @@
+"""The analysis engine: one photo in, an :class:`~analysis.types.ImageResult` out.
+
+The work is a MONAI ``Compose`` (``log_stats=False``) of dictionary transforms, each a thin
+wrapper over an array transform (MONAI style)::
+
+    DetectFaced       Haar cascades on a <= 640 px grey copy          (analysis.face)
+    WorkingFramed     crop to the face (+ margin) and resample to the working size
+    ToLinearRGBd      sRGB -> linear light, float32, on the chosen torch device
+    WhiteBalanced     grey-world gains from the scene around the face, in linear light
+    ToLabd            CIELAB (D65) in float
+    FaceZonesd        skin mask + zone masks (or region ``skin`` on a close-up)
+    QualityGated      sharpness, clipping, face size, colour cast, glare
+    Measured          the six concern measures (skipped for an unusable photo)
+
+Working resolution: a face photo is cropped to the face template's extent and resampled
+(down only) so that the face box is ``working_face_px`` (default 800) pixels wide, about
+0.19 mm per pixel on an adult face; a close-up is resampled so its long side is at most
+``working_long_side`` (default 1600). This bounds the measures' work to ~1-2.5 megapixels
+whatever the camera, which is what makes 12 MP in <= 4 s on two CPU cores possible. Maps
+and zone masks are resized back to the source size (nearest neighbour for masks, bilinear
+for continuous maps) and pasted into the full frame before they leave.
+
+The torch device is chosen once, when the :class:`Analyzer` is built: ``"auto"`` means CUDA
+when available, else CPU.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import torch
+from monai.transforms import Compose, MapTransform, Transform
+
+from analysis.color import (
+    grey_world_gains,
+    linear_rgb_to_lab,
+    srgb_to_linear,
+    to_unit_float,
+)
+from analysis.errors import AnalysisError, InputRejected
+from analysis.face import FaceGeometry, detect_face, estimate_spacing_mm, face_regions, skin_regions
+from analysis.keys import NOT_ASSESSED
+from analysis.measures.base import ConcernOutput, SkinImage
+from analysis.quality import (
+    QualityThresholds,
+    assess_quality,
+    exposure_stats,
+    sharpness_index,
+)
+from analysis.types import (
+    AnalysisResult,
+    FeatureMap,
+    ImageDescription,
+    ImageResult,
+    MapKind,
+    Measurement,
+    NotAssessed,
+    QualityResult,
+    Region,
+    Spacing,
+    SpacingSource,
+    View,
+    ZoneMask,
+)
+
+__all__ = [
+    "Analyzer",
+    "DetectFace",
+    "DetectFaced",
+    "FaceZones",
+    "FaceZonesd",
+    "Frame",
+    "Measure",
+    "Measured",
+    "QualityGate",
+    "QualityGated",
+    "ToLab",
+    "ToLabd",
+    "ToLinearRGB",
+    "ToLinearRGBd",
+    "WhiteBalance",
+    "WhiteBalanced",
+    "WorkingFrame",
+    "WorkingFramed",
+    "resolve_device",
+]
+
+logger = logging.getLogger(__name__)
+
+MeasureFn = Callable[[SkinImage], ConcernOutput]
+ScoreFn = Callable[[Sequence[Measurement]], dict[str, float]]
+
+#: Nominal field of view (mm, long side) when a close-up has no spacing: sizes filters only.
+NOMINAL_FOV_MM = {View.CLOSE_UP: 100.0, View.DERMOSCOPY: 25.0}
+_WB_THUMB_SIDE = 512
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; anything else as torch understands it."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:n]', got {device!r}") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device is 'cuda' but CUDA is not available")
+    return dev
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """The working crop ``[y0:y1, x0:x1]`` of the source, resampled by ``scale`` (<= 1)."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    scale: float
+    source_shape: tuple[int, int]
+
+    @property
+    def crop_shape(self) -> tuple[int, int]:
+        """``(h, w)`` of the crop in source pixels."""
+        return (self.y1 - self.y0, self.x1 - self.x0)
+
+
+# ------------------------------------------------------------------ array transforms
+
+
+class DetectFace(Transform):
+    """``(H, W, 3)`` RGB -> :class:`FaceGeometry` or None (non-face views: always None)."""
+
+    def __call__(self, image: npt.NDArray[Any], view: View = View.FRONTAL) -> FaceGeometry | None:
+        """Detect the face for a face view."""
+        return detect_face(image, view) if View(view).is_face else None
+
+
+class WorkingFrame(Transform):
+    """Crop and resample a source image to the working resolution."""
+
+    def __init__(self, working_face_px: int = 800, working_long_side: int = 1600) -> None:
+        if working_face_px < 64:
+            raise ValueError(f"working_face_px must be >= 64, got {working_face_px}")
+        if working_long_side < 128:
+            raise ValueError(f"working_long_side must be >= 128, got {working_long_side}")
+        self.working_face_px = working_face_px
+        self.working_long_side = working_long_side
+
+    def frame(self, shape: tuple[int, int], face: FaceGeometry | None) -> Frame:
+        """The crop and scale for an image of *shape* with *face*."""
+        h, w = shape
+        if face is None:
+            x0, y0, x1, y1 = 0, 0, w, h
+            scale = min(1.0, self.working_long_side / max(h, w))
+        else:
+            ex0, ey0, ex1, ey1 = face.extent()
+            x0, y0 = max(0, math.floor(ex0)), max(0, math.floor(ey0))
+            x1, y1 = min(w, math.ceil(ex1)), min(h, math.ceil(ey1))
+            scale = min(1.0, self.working_face_px / max(face.box[2], 1.0))
+            # the crop alone must also respect the long-side bound
+            scale = min(scale, self.working_long_side * 1.25 / max(x1 - x0, y1 - y0))
+        return Frame(x0, y0, x1, y1, scale, (h, w))
+
+    def __call__(
+        self, image: npt.NDArray[Any], face: FaceGeometry | None
+    ) -> tuple[npt.NDArray[Any], Frame]:
+        """Return the working image (same dtype) and its :class:`Frame`."""
+        fr = self.frame((int(image.shape[0]), int(image.shape[1])), face)
+        crop = np.ascontiguousarray(image[fr.y0 : fr.y1, fr.x0 : fr.x1])
+        if fr.scale < 1.0:
+            hw = max(1, round(crop.shape[0] * fr.scale)), max(1, round(crop.shape[1] * fr.scale))
+            crop = cv2.resize(crop, (hw[1], hw[0]), interpolation=cv2.INTER_AREA)
+        return crop, fr
+
+
+class ToLinearRGB(Transform):
+    """``(H, W, 3)`` uint8/uint16 sRGB -> ``(3, H, W)`` float32 linear light on *device*."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    def __call__(self, image: npt.NDArray[Any]) -> torch.Tensor:
+        """Decode the sRGB transfer function (IEC 61966-2-1)."""
+        return srgb_to_linear(to_unit_float(image, self.device))
+
+
+class WhiteBalance(Transform):
+    """Grey-world white balance in linear light (see :func:`analysis.color.grey_world_gains`).
+
+    The gains come from a thumbnail of the whole scene *outside* the face, so the skin's own
+    colour (which carries the pigmentation and redness information) never drives them. A
+    photo with too little non-skin surround (a close-up) is left unbalanced.
+    """
+
+    def __init__(self, min_reference_fraction: float = 0.15, max_gain: float = 2.0) -> None:
+        self.min_reference_fraction = min_reference_fraction
+        self.max_gain = max_gain
+
+    def gains(self, thumb_linear: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        """Gains ``(3,)`` from the reference pixels of a linear thumbnail."""
+        if float(reference.float().mean()) < self.min_reference_fraction:
+            return torch.ones(3, dtype=thumb_linear.dtype, device=thumb_linear.device)
+        return grey_world_gains(thumb_linear, reference, self.max_gain)
+
+    def __call__(self, rgb_linear: torch.Tensor, gains: torch.Tensor) -> torch.Tensor:
+        """Apply per-channel *gains*."""
+        return rgb_linear * gains.to(rgb_linear.device).view(3, 1, 1)
+
+
+class ToLab(Transform):
+    """Linear ``(3, H, W)`` -> CIELAB (D65) in float."""
+
+    def __call__(self, rgb_linear: torch.Tensor) -> torch.Tensor:
+        """Convert (values above 1 from white balance are clamped first)."""
+        return linear_rgb_to_lab(rgb_linear.clamp(0.0, 1.0))
+
+
+class FaceZones(Transform):
+    """CIELAB + face (working coordinates) -> skin mask and region masks."""
+
+    def __call__(
+        self, lab: torch.Tensor, face: FaceGeometry | None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Zones on a face, else the skin mask as region ``skin``."""
+        return face_regions(lab, face) if face is not None else skin_regions(lab)
+
+
+class QualityGate(Transform):
+    """Run the quality checks of :mod:`analysis.quality`."""
+
+    def __init__(self, thresholds: QualityThresholds | None = None) -> None:
+        self.thresholds = thresholds or QualityThresholds()
+
+    def __call__(
+        self,
+        source: npt.NDArray[Any],
+        work: npt.NDArray[Any],
+        face_src: FaceGeometry | None,
+        view: View,
+        skin: torch.Tensor,
+        gains: torch.Tensor,
+    ) -> QualityResult:
+        """The verdict for one photo."""
+        box = None
+        if face_src is not None:
+            bx, by, bw, bh = face_src.box
+            box = (round(bx), round(by), round(bw), round(bh))
+        sharp = sharpness_index(source, box, self.thresholds)
+        # judged over the working crop: on a face photo that is the face's extent
+        expo = exposure_stats(work)
+        skin_np = skin.cpu().numpy()
+        top = 65535 if work.dtype == np.uint16 else 255
+        glare = (work.min(axis=2) >= top * 250 / 255) & skin_np
+        glare_pct = 100.0 * float(glare.sum()) / max(int(skin_np.sum()), 1)
+        g = gains.cpu()
+        return assess_quality(
+            face_view=View(view).is_face,
+            face_found=face_src is not None,
+            face_width_px=None if face_src is None else face_src.box[2],
+            sharpness=sharp,
+            exposure=expo,
+            cast_ratio=float(g.max() / g.min()),
+            glare_pct=glare_pct,
+            thresholds=self.thresholds,
+        )
+
+
+class Measure(Transform):
+    """Run each concern measure on a :class:`SkinImage`."""
+
+    def __init__(self, measures: Sequence[MeasureFn]) -> None:
+        self.measures = tuple(measures)
+
+    def __call__(self, img: SkinImage) -> list[ConcernOutput]:
+        """All measures' outputs, in order."""
+        out: list[ConcernOutput] = []
+        for m in self.measures:
+            name = getattr(m, "__module__", "") + "." + getattr(m, "__name__", repr(m))
+            try:
+                out.append(m(img))
+            except Exception as exc:
+                raise AnalysisError(f"measure {name} failed") from exc
+        return out
+
+
+# ------------------------------------------------------------------ dict wrappers
+
+
+class _Wrapper(MapTransform):
+    """A dict transform delegating to an array transform (MONAI ``*d`` style)."""
+
+    def __init__(self, keys: Hashable | Sequence[Hashable]) -> None:
+        super().__init__(keys)
+
+
+class DetectFaced(_Wrapper):
+    """Dict wrapper of :class:`DetectFace`: reads ``image`` and ``description``, adds ``face``."""
+
+    def __init__(self, keys: Hashable | Sequence[Hashable] = "image") -> None:
+        super().__init__(keys)
+        self.t = DetectFace()
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for k in self.key_iterator(d):
+            d["face"] = self.t(d[k], d["description"].view)
+        return d
+
+
+class WorkingFramed(_Wrapper):
+    """Dict wrapper of :class:`WorkingFrame`: adds ``work``, ``frame`` and ``face_work``."""
+
+    def __init__(self, keys: Hashable | Sequence[Hashable] = "image", **kwargs: int) -> None:
+        super().__init__(keys)
+        self.t = WorkingFrame(**kwargs)
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for k in self.key_iterator(d):
+            work, fr = self.t(d[k], d["face"])
+            d["work"], d["frame"] = work, fr
+            face: FaceGeometry | None = d["face"]
+            d["face_work"] = None if face is None else face.transformed(fr.x0, fr.y0, fr.scale)
+        return d
+
+
+class ToLinearRGBd(_Wrapper):
+    """Dict wrapper of :class:`ToLinearRGB`: ``work`` -> ``rgb_linear``."""
+
+    def __init__(self, device: torch.device, keys: Hashable | Sequence[Hashable] = "work") -> None:
+        super().__init__(keys)
+        self.t = ToLinearRGB(device)
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for k in self.key_iterator(d):
+            d["rgb_linear"] = self.t(d[k])
+        return d
+
+
+class WhiteBalanced(_Wrapper):
+    """Dict wrapper of :class:`WhiteBalance`: gains from ``image`` outside the face."""
+
+    def __init__(self, keys: Hashable | Sequence[Hashable] = "rgb_linear", **kwargs: float) -> None:
+        super().__init__(keys)
+        self.t = WhiteBalance(**kwargs)
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        src: npt.NDArray[Any] = d["image"]
+        h, w = src.shape[:2]
+        f = min(1.0, _WB_THUMB_SIDE / max(h, w))
+        thumb = cv2.resize(src, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 else src
+        for k in self.key_iterator(d):
+            dev = d[k].device
+            thumb_lin = srgb_to_linear(to_unit_float(np.ascontiguousarray(thumb), dev))
+            reference = torch.zeros(thumb_lin.shape[1:], dtype=torch.bool, device=dev)
+            face: FaceGeometry | None = d["face"]
+            if face is not None:
+                reference[:] = True
+                x0, y0, x1, y1 = face.extent()
+                reference[
+                    max(0, math.floor(y0 * f)) : math.ceil(y1 * f),
+                    max(0, math.floor(x0 * f)) : math.ceil(x1 * f),
+                ] = False
+            gains = self.t.gains(thumb_lin, reference)
+            d["wb_gains"] = gains
+            d[k] = self.t(d[k], gains)
+        return d
+
+
+class ToLabd(_Wrapper):
+    """Dict wrapper of :class:`ToLab`: ``rgb_linear`` -> ``lab``."""
+
+    def __init__(self, keys: Hashable | Sequence[Hashable] = "rgb_linear") -> None:
+        super().__init__(keys)
+        self.t = ToLab()
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for k in self.key_iterator(d):
+            d["lab"] = self.t(d[k])
+        return d
+
+
+class FaceZonesd(_Wrapper):
+    """Dict wrapper of :class:`FaceZones`: ``lab`` + ``face_work`` -> ``skin``, ``regions``."""
+
+    def __init__(self, keys: Hashable | Sequence[Hashable] = "lab") -> None:
+        super().__init__(keys)
+        self.t = FaceZones()
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for k in self.key_iterator(d):
+            d["skin"], d["regions"] = self.t(d[k], d["face_work"])
+        return d
+
+
+class QualityGated(_Wrapper):
+    """Dict wrapper of :class:`QualityGate`: adds ``quality``."""
+
+    def __init__(
+        self,
+        keys: Hashable | Sequence[Hashable] = "image",
+        thresholds: QualityThresholds | None = None,
+    ) -> None:
+        super().__init__(keys)
+        self.t = QualityGate(thresholds)
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for k in self.key_iterator(d):
+            d["quality"] = self.t(
+                d[k], d["work"], d["face"], d["description"].view, d["skin"], d["wb_gains"]
+            )
+        return d
+
+
+class Measured(_Wrapper):
+    """Dict wrapper of :class:`Measure`: builds the :class:`SkinImage`, adds ``outputs``.
+
+    Nothing is measured on an unusable photo (``outputs`` is empty).
+    """
+
+    def __init__(
+        self, measures: Sequence[MeasureFn], keys: Hashable | Sequence[Hashable] = "rgb_linear"
+    ) -> None:
+        super().__init__(keys)
+        self.t = Measure(measures)
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        d["outputs"] = []
+        if not d["quality"].usable:
+            return d
+        for k in self.key_iterator(d):
+            img = SkinImage(
+                rgb_linear=d[k],
+                lab=d["lab"],
+                skin=d["skin"],
+                regions=d["regions"],
+                spacing_mm=d["spacing_work"],
+                scale_mm=d["scale_work"],
+            )
+            d["outputs"] = self.t(img)
+        return d
+
+
+# ------------------------------------------------------------------ the engine
+
+
+def _default_measures() -> tuple[MeasureFn, ...]:
+    from analysis.measures import MEASURES
+
+    return tuple(MEASURES)
+
+
+def _default_scores() -> ScoreFn:
+    from analysis.scores import compute_scores
+
+    return compute_scores
+
+
+def _to_source(arr: npt.NDArray[Any], fr: Frame, binary: bool) -> npt.NDArray[Any]:
+    """Resize a working-grid array back to the crop and paste it into the source frame."""
+    ch, cw = fr.crop_shape
+    if binary:
+        small = arr.astype(np.uint8)
+        crop = (
+            cv2.resize(small, (cw, ch), interpolation=cv2.INTER_NEAREST)
+            if small.shape != (ch, cw)
+            else small
+        )
+        out = np.zeros(fr.source_shape, dtype=np.bool_)
+        out[fr.y0 : fr.y1, fr.x0 : fr.x1] = crop.astype(np.bool_)
+        return out
+    small32 = arr.astype(np.float32, copy=False)
+    crop32 = (
+        cv2.resize(small32, (cw, ch), interpolation=cv2.INTER_LINEAR)
+        if small32.shape != (ch, cw)
+        else small32
+    )
+    out32 = np.zeros(fr.source_shape, dtype=np.float32)
+    out32[fr.y0 : fr.y1, fr.x0 : fr.x1] = np.clip(crop32, 0.0, 1.0)
+    return out32
+
+
+class Analyzer:
+    """The skin analysis engine (DESIGN.md §2 step 4).
+
+    Parameters
+    ----------
+    device
+        ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or a
+        ``torch.device``; chosen once here.
+    measures
+        The concern measures (default :data:`analysis.measures.MEASURES`).
+    score_fn
+        Raw measurements -> 0-100 per concern (default :func:`analysis.scores.compute_scores`).
+    working_face_px, working_long_side
+        Working resolution (see the module docstring).
+    thresholds
+        Quality gate limits.
+    """
+
+    def __init__(
+        self,
+        device: str | torch.device = "auto",
+        *,
+        measures: Sequence[MeasureFn] | None = None,
+        score_fn: ScoreFn | None = None,
+        working_face_px: int = 800,
+        working_long_side: int = 1600,
+        thresholds: QualityThresholds | None = None,
+    ) -> None:
+        self.device = resolve_device(device)
+        self.measures = tuple(measures) if measures is not None else _default_measures()
+        self.score_fn = score_fn if score_fn is not None else _default_scores()
+        self.transform = Compose(
+            [
+                DetectFaced(),
+                WorkingFramed(working_face_px=working_face_px, working_long_side=working_long_side),
+                ToLinearRGBd(self.device),
+                WhiteBalanced(),
+                ToLabd(),
+                FaceZonesd(),
+                QualityGated(thresholds=thresholds),
+                _SpacingD(),
+                Measured(self.measures),
+            ],
+            log_stats=False,
+        )
+        logger.info("analyzer ready on %s with %d measures", self.device, len(self.measures))
+
+    def analyze(self, image: npt.NDArray[Any], description: ImageDescription) -> ImageResult:
+        """Analyse one ``(H, W, 3)`` uint8/uint16 RGB photo.
+
+        Raises
+        ------
+        InputRejected
+            The array is not an RGB image.
+        AnalysisError
+            A measure failed.
+        """
+        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
+            raise InputRejected(
+                f"image must be an (H, W, 3) array, got shape {getattr(image, 'shape', None)}"
+            )
+        if image.dtype not in (np.uint8, np.uint16):
+            raise InputRejected(f"image dtype must be uint8 or uint16, got {image.dtype}")
+        if min(image.shape[:2]) < 16:
+            raise InputRejected(f"image is too small: {image.shape[:2]}")
+        if not image.flags.writeable:  # torch.from_numpy needs a writable array
+            image = image.copy()
+        with torch.inference_mode():
+            d = self.transform({"image": image, "description": description})
+        return self._assemble(d)
+
+    def analyze_many(
+        self, items: Iterable[tuple[npt.NDArray[Any], ImageDescription]]
+    ) -> AnalysisResult:
+        """Analyse several photos (one study) together."""
+        return AnalysisResult(images=tuple(self.analyze(img, desc) for img, desc in items))
+
+    def _assemble(self, d: Mapping[Hashable, Any]) -> ImageResult:
+        q: QualityResult = d["quality"]
+        fr: Frame = d["frame"]
+        face: FaceGeometry | None = d["face"]
+        region = str(Region.FACE) if face is not None else str(Region.SKIN)
+        measurements = [
+            Measurement("quality.sharpness", region, round(q.sharpness, 6), "{index}"),
+            Measurement(
+                "quality.exposure_clipped_pct", region, round(q.exposure_clipped_pct, 6), "%"
+            ),
+        ]
+        not_assessed = tuple(NotAssessed(k, r) for k, r in NOT_ASSESSED.items())
+        box = None
+        if face is not None:
+            bx, by, bw, bh = face.box
+            box = (round(bx), round(by), round(bw), round(bh))
+        if not q.usable:
+            return ImageResult(
+                description=d["description"],
+                image_shape=fr.source_shape,
+                quality=q,
+                spacing=d["spacing"],
+                measurements=tuple(measurements),
+                not_assessed=not_assessed,
+                face_box=box,
+            )
+        maps: list[FeatureMap] = []
+        for out in d["outputs"]:
+            measurements.extend(out.measurements)
+            for m in out.maps:
+                binary = m.kind is MapKind.BINARY
+                maps.append(
+                    FeatureMap(
+                        m.name, m.family, m.kind, _to_source(m.data, fr, binary), m.algorithm
+                    )
+                )
+        zones = tuple(
+            ZoneMask(name, _to_source(mask.cpu().numpy(), fr, True))
+            for name, mask in d["regions"].items()
+        )
+        scores = self.score_fn(measurements)
+        return ImageResult(
+            description=d["description"],
+            image_shape=fr.source_shape,
+            quality=q,
+            spacing=d["spacing"],
+            measurements=tuple(measurements),
+            scores=dict(scores),
+            zones=zones,
+            maps=tuple(maps),
+            not_assessed=not_assessed,
+            face_box=box,
+        )
+
+
+class _SpacingD(MapTransform):
+    """Pixel spacing: from the description, else estimated from the eyes, else unknown.
+
+    Adds ``spacing`` (source pixels, reported), ``spacing_work`` (working pixels, or None) and
+    ``scale_work`` (working pixels, always positive: sizes the measures' filters).
+    """
+
+    def __init__(self) -> None:
+        super().__init__("description")
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        desc: ImageDescription = d["description"]
+        fr: Frame = d["frame"]
+        face: FaceGeometry | None = d["face"]
+        est = estimate_spacing_mm(face)
+        if desc.spacing_mm is not None:
+            spacing = Spacing(desc.spacing_mm, SpacingSource.PIXEL_SPACING)
+        elif est is not None:
+            spacing = Spacing(est, SpacingSource.ESTIMATED)
+        else:
+            spacing = Spacing(None, SpacingSource.UNKNOWN)
+        d["spacing"] = spacing
+        d["spacing_work"] = None if spacing.value is None else spacing.value / fr.scale
+        if spacing.value is not None:
+            scale_src = spacing.value
+        elif face is not None:  # box-only face: nominal adult face width ~ 140 mm
+            scale_src = 140.0 / max(face.box[2], 1.0)
+        else:
+            fov = NOMINAL_FOV_MM.get(desc.view, NOMINAL_FOV_MM[View.CLOSE_UP])
+            scale_src = fov / max(fr.source_shape)
+        d["scale_work"] = scale_src / fr.scale
+        return d

@@ -1,0 +1,128 @@
+"""Per-photo latency and peak memory of the analysis engine at 2, 12 and 24 megapixels.
+
+Each (size, device) runs in its own subprocess so that peak memory (``ru_maxrss``, which
+covers torch's allocations, unlike tracemalloc) belongs to that run alone. The photo is
+scikit-image's ``astronaut`` cropped to 4:3, upscaled to the size, sharpened (unsharp mask)
+and given fine noise, so the quality gate passes and every measure runs. The face then
+covers ~ 18 % of the width, like a head-and-shoulders clinic photo.
+
+    python benchmarks/analysis.py                 # CPU with 2 threads, CUDA when present
+    python benchmarks/analysis.py --threads 2 --sizes 2 12 24 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def make_photo(megapixels: float):  # type: ignore[no-untyped-def]
+    import cv2
+    import numpy as np
+    from skimage import data
+
+    src = data.astronaut()[64:448]  # 384 x 512 = 4:3
+    w = int(round((megapixels * 1e6 * 4 / 3) ** 0.5))
+    h = int(round(w * 3 / 4))
+    big = cv2.resize(src, (w, h), interpolation=cv2.INTER_CUBIC)
+    blur = cv2.GaussianBlur(big, (0, 0), max(1.0, w / 1500))
+    sharp = cv2.addWeighted(big, 2.0, blur, -1.0, 0)
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 3.0, size=(h // 2 + 1, w // 2 + 1, 1)).astype(np.float32)
+    noise = cv2.resize(noise, (w, h), interpolation=cv2.INTER_LINEAR)[..., None]
+    del big, blur
+    out = np.clip(sharp.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    return out
+
+
+def child(mp: float, device: str, threads: int, repeats: int) -> None:
+    import cv2
+    import torch
+
+    if device == "cpu":
+        torch.set_num_threads(threads)
+        cv2.setNumThreads(threads)
+    sys.path.insert(0, str(ROOT))
+    from analysis.pipeline import Analyzer
+    from analysis.types import ImageDescription
+
+    photo = make_photo(mp)
+    analyzer = Analyzer(device)
+    analyzer.analyze(make_photo(0.5), ImageDescription())  # warm-up (kernels, caches)
+    times = []
+    result = None
+    for _ in range(repeats):
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        result = analyzer.analyze(photo, ImageDescription())
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    assert result is not None
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    gpu_mb = torch.cuda.max_memory_allocated() / 2**20 if device.startswith("cuda") else 0.0
+    print(
+        json.dumps(
+            {
+                "mp": mp,
+                "shape": list(photo.shape[:2]),
+                "device": device,
+                "threads": threads,
+                "median_s": sorted(times)[len(times) // 2],
+                "min_s": min(times),
+                "peak_rss_mb": peak_mb,
+                "gpu_peak_mb": gpu_mb,
+                "usable": result.quality.usable,
+                "face_px": result.face_box[2] if result.face_box else None,
+                "n_measurements": len(result.measurements),
+            }
+        )
+    )
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", type=float, nargs="+", default=[2.0, 12.0, 24.0])
+    p.add_argument("--devices", nargs="+", default=None)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--child", nargs=2, metavar=("MP", "DEVICE"), help=argparse.SUPPRESS)
+    a = p.parse_args()
+    if a.child:
+        child(float(a.child[0]), a.child[1], a.threads, a.repeats)
+        return 0
+    devices = a.devices
+    if devices is None:
+        import torch
+
+        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    rows = []
+    for dev in devices:
+        for mp in a.sizes:
+            cmd = [sys.executable, __file__, "--child", str(mp), dev, "--threads", str(a.threads),
+                   "--repeats", str(a.repeats)]
+            r = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if r.returncode != 0:
+                print(r.stderr, file=sys.stderr)
+                return 1
+            rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    print(f"| photo | size (px) | device | threads | latency median (s) | peak RSS (MB) "
+          f"| GPU peak (MB) | usable |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['mp']:.0f} MP | {r['shape'][1]}x{r['shape'][0]} | {r['device']} "
+              f"| {r['threads'] if r['device'] == 'cpu' else '-'} | {r['median_s']:.2f} "
+              f"| {r['peak_rss_mb']:.0f} | {r['gpu_peak_mb']:.0f} | {r['usable']} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,282 @@
+"""Coded concepts of DermNode's DICOM outputs: SNOMED CT sites, UCUM units, private ``99DRMN``.
+
+- Zones map to SNOMED CT concepts of DICOM CID 4029 "Dermatology Anatomic Site" (values checked
+  against ``pydicom.sr._cid_dict``, which is generated from PS3.16), with laterality from
+  CID 244 where the zone is one-sided. Regions without a CID 4029 concept of their own
+  (glabella, T-zone, U-zone) use the nearest CID 4029 parent plus a ``99DRMN`` topographical
+  modifier, so a generic viewer still shows a standard site.
+- Units are UCUM (PS3.16 §8 "UCUM"); annotations in braces (``{count}``) are valid UCUM.
+- Every measurement key of :mod:`analysis.keys`, every concern score, the not-assessed
+  concerns, the quality concepts and the feature maps have a private code in the coding scheme
+  ``99DRMN`` (PS3.16 §8.2 private schemes start with ``99``). The code values are part of the
+  interface: they never change once released (a test pins them); new keys get new codes.
+  ``docs/dicom-outputs.md`` has the table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from highdicom.sr import CodedConcept
+from highdicom.coding_schemes import CodingSchemeIdentificationItem
+
+from analysis.keys import CONCERNS, KEYS, key_info
+
+__all__ = [
+    "DRMN",
+    "DRMN_SCHEME",
+    "FEATURE_CODES",
+    "KEY_CODES",
+    "NOT_ASSESSED_CODES",
+    "QUALITY_ISSUE_CODES",
+    "SCORE_CODES",
+    "UCUM_MEANINGS",
+    "ZONE_SITES",
+    "ZoneSite",
+    "all_drmn_codes",
+    "drmn",
+    "feature_code",
+    "key_code",
+    "not_assessed_code",
+    "quality_issue_code",
+    "sct",
+    "ucum",
+    "zone_site",
+]
+
+DRMN = "99DRMN"
+
+#: Coding Scheme Identification Sequence item for the private scheme (PS3.3 C.12.1).
+DRMN_SCHEME = CodingSchemeIdentificationItem(
+    designator=DRMN,
+    name="DermNode skin analysis concepts",
+    responsible_organization="DermNode project",
+)
+
+
+def drmn(value: str, meaning: str) -> CodedConcept:
+    """A concept of the private ``99DRMN`` scheme."""
+    return CodedConcept(value=value, scheme_designator=DRMN, meaning=meaning)
+
+
+def sct(value: str, meaning: str) -> CodedConcept:
+    """A SNOMED CT concept."""
+    return CodedConcept(value=value, scheme_designator="SCT", meaning=meaning)
+
+
+# --- measurement keys ---------------------------------------------------------------------
+#: key -> 99DRMN code value (at most 16 characters, the SH limit of Code Value).
+KEY_CODES: dict[str, str] = {
+    "pigmentation.ita_deg": "PIG-ITA",
+    "pigmentation.melanin_index": "PIG-MI",
+    "pigmentation.spots.count": "PIG-SPOT-N",
+    "pigmentation.spots.area_pct": "PIG-SPOT-AREA",
+    "pigmentation.melasma.score": "PIG-MELASMA",
+    "redness.erythema_index": "RED-EI",
+    "redness.area_pct": "RED-AREA",
+    "redness.lesions.count": "RED-LES-N",
+    "pores.count": "POR-N",
+    "pores.density_per_cm2": "POR-DENS",
+    "pores.mean_diameter_mm": "POR-DIAM",
+    "pores.enlarged.count": "POR-ENL-N",
+    "wrinkles.count": "WRK-N",
+    "wrinkles.length_mm": "WRK-LEN",
+    "wrinkles.area_pct": "WRK-AREA",
+    "wrinkles.fine_lines.count": "WRK-FINE-N",
+    "wrinkles.fine_lines.length_mm": "WRK-FINE-LEN",
+    "texture.roughness": "TEX-ROUGH",
+    "texture.uniformity": "TEX-UNIF",
+    "oil.shine_area_pct": "OIL-SHINE",
+    "quality.sharpness": "QA-SHARP",
+    "quality.exposure_clipped_pct": "QA-CLIP",
+}
+
+#: concern -> 99DRMN code value of its 0-100 score.
+SCORE_CODES: dict[str, str] = {c: f"SCORE-{c[:3].upper()}" for c in CONCERNS}
+
+#: concern not assessed -> 99DRMN code value.
+NOT_ASSESSED_CODES: dict[str, str] = {"hydration": "NA-HYDRATION", "uv_damage": "NA-UVDAMAGE"}
+
+_NOT_ASSESSED_MEANINGS = {"hydration": "Skin hydration", "uv_damage": "UV damage"}
+
+#: quality issue code (analysis.types.QualityIssue.code) -> 99DRMN code value.
+QUALITY_ISSUE_CODES: dict[str, str] = {
+    "blur": "QI-BLUR",
+    "overexposed": "QI-OVEREXP",
+    "underexposed": "QI-UNDEREXP",
+    "no_face": "QI-NOFACE",
+    "low_resolution": "QI-LOWRES",
+    "colour_cast": "QI-CAST",
+    "glare": "QI-GLARE",
+}
+
+#: feature map name -> (99DRMN code value, meaning).
+FEATURE_CODES: dict[str, tuple[str, str]] = {
+    "spots": ("F-SPOTS", "Brown spots"),
+    "red_areas": ("F-RED-AREA", "Red areas"),
+    "red_lesions": ("F-RED-LES", "Inflamed lesions"),
+    "pores": ("F-PORES", "Pores"),
+    "wrinkles": ("F-WRINKLES", "Wrinkles"),
+    "fine_lines": ("F-FINELINES", "Fine lines"),
+    "shine": ("F-SHINE", "Shine (specular highlights)"),
+    "melanin": ("F-MELANIN", "Melanin map"),
+    "erythema": ("F-ERYTHEMA", "Erythema map"),
+}
+
+# Fixed concepts of the SR.
+CONCEPT_PROCEDURE = drmn("PROC-SKIN", "Photographic skin analysis")
+CONCEPT_IMAGE_USABLE = drmn("QA-USABLE", "Image usable for analysis")
+CONCEPT_FACE_FOUND = drmn("QA-FACE", "Face found")
+CONCEPT_QUALITY_ISSUE = drmn("QA-ISSUE", "Image quality warning")
+CONCEPT_QUALITY_BLOCKING = drmn("QA-BLOCKING", "Image quality failure")
+CONCEPT_NOT_ASSESSED = drmn("NOT-ASSESSED", "Not assessed")
+CONCEPT_SPACING_ESTIMATED = drmn("SPACING-EST", "Pixel spacing estimated")
+CONCEPT_SPACING_UNKNOWN = drmn("SPACING-UNK", "Pixel spacing unknown")
+CONCEPT_FEATURE_CATEGORY = drmn("F-CATEGORY", "Skin appearance feature")
+CONCEPT_MAP_CATEGORY = drmn("F-MAPCAT", "Skin appearance map")
+CONCEPT_FINDING_ZONE = drmn("FIND-ZONE", "Skin zone analysis")
+CONCEPT_FINDING_QUALITY = drmn("FIND-QA", "Image quality assessment")
+_FIXED = (
+    CONCEPT_PROCEDURE,
+    CONCEPT_IMAGE_USABLE,
+    CONCEPT_FACE_FOUND,
+    CONCEPT_QUALITY_ISSUE,
+    CONCEPT_QUALITY_BLOCKING,
+    CONCEPT_NOT_ASSESSED,
+    CONCEPT_SPACING_ESTIMATED,
+    CONCEPT_SPACING_UNKNOWN,
+    CONCEPT_FEATURE_CATEGORY,
+    CONCEPT_MAP_CATEGORY,
+    CONCEPT_FINDING_ZONE,
+    CONCEPT_FINDING_QUALITY,
+)
+SCT_YES = sct("373066001", "Yes")
+SCT_NO = sct("373067005", "No")
+SCT_ANATOMICAL_STRUCTURE = sct("91723000", "Anatomical structure")
+SCT_ABNORMAL_STRUCTURE = sct("49755003", "Morphologically abnormal structure")
+
+#: UCUM unit -> display meaning.
+UCUM_MEANINGS: dict[str, str] = {
+    "deg": "degree",
+    "{index}": "index",
+    "{count}": "count",
+    "%": "percent",
+    "{score}": "score",
+    "/cm2": "per square centimeter",
+    "/{kpx}": "per thousand pixels",
+    "mm": "millimeter",
+    "{px}": "pixels",
+    "mm2": "square millimeter",
+    "{px2}": "square pixels",
+    "1": "no units",
+}
+
+
+def ucum(unit: str) -> CodedConcept:
+    """The UCUM concept for *unit* (a unit of :mod:`analysis.keys`).
+
+    Raises
+    ------
+    ValueError
+        When *unit* is not one DermNode reports.
+    """
+    try:
+        meaning = UCUM_MEANINGS[unit]
+    except KeyError:
+        raise ValueError(f"unit: no UCUM meaning known for {unit!r}") from None
+    return CodedConcept(value=unit, scheme_designator="UCUM", meaning=meaning)
+
+
+def key_code(key: str) -> CodedConcept:
+    """The 99DRMN concept of a measurement key or of a concern score (``score.<concern>``)."""
+    if key.startswith("score."):
+        concern = key.removeprefix("score.")
+        if concern not in SCORE_CODES:
+            raise ValueError(f"key: unknown concern {concern!r}")
+        return drmn(SCORE_CODES[concern], f"{concern.capitalize()} score")
+    if key in KEY_CODES:
+        return drmn(KEY_CODES[key], key_info(key).meaning)
+    # A key added to analysis.keys after this table: a stable code derived from the key, so
+    # the SR can still be written; the unit test of this table asks for an explicit entry.
+    digest = hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:12].upper()
+    return drmn(f"K-{digest}", key)
+
+
+def not_assessed_code(key: str) -> CodedConcept:
+    """The 99DRMN concept of a concern DermNode does not assess."""
+    value = NOT_ASSESSED_CODES.get(key)
+    if value is None:
+        # A concern added later still gets a stable code derived from its key.
+        value = ("NA-" + key.upper().replace(".", "-").replace("_", ""))[:16]
+    meaning = _NOT_ASSESSED_MEANINGS.get(key) or key.replace("_", " ").capitalize()
+    return drmn(value, meaning)
+
+
+def quality_issue_code(code: str) -> CodedConcept:
+    """The 99DRMN concept of a quality issue code."""
+    value = QUALITY_ISSUE_CODES.get(code) or ("QI-" + code.upper().replace("_", ""))[:16]
+    return drmn(value, code.replace("_", " ").capitalize())
+
+
+def feature_code(name: str) -> CodedConcept:
+    """The 99DRMN concept of a feature map (segment property type)."""
+    if name in FEATURE_CODES:
+        value, meaning = FEATURE_CODES[name]
+    else:
+        value, meaning = ("F-" + name.upper().replace("_", ""))[:16], name.replace("_", " ")
+    return drmn(value, meaning)
+
+
+# --- zones --------------------------------------------------------------------------------
+_LEFT = sct("7771000", "Left")
+_RIGHT = sct("24028007", "Right")
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneSite:
+    """A region as a coded finding site: CID 4029 concept, laterality, topographical modifier."""
+
+    site: CodedConcept
+    laterality: CodedConcept | None = None
+    modifier: CodedConcept | None = None
+
+
+_FOREHEAD = sct("68698007", "Skin of forehead")
+_EYE_REGION = sct("362916000", "Skin of eye region")
+_CHEEK = sct("36141000", "Skin of cheek")
+_FACE = sct("73897004", "Skin of face")
+
+#: region (analysis.types.Region value) -> coded site. CID 4029 concepts only.
+ZONE_SITES: dict[str, ZoneSite] = {
+    "forehead": ZoneSite(_FOREHEAD),
+    "glabella": ZoneSite(_FOREHEAD, None, drmn("Z-GLABELLA", "Glabella")),
+    "periorbital_left": ZoneSite(_EYE_REGION, _LEFT),
+    "periorbital_right": ZoneSite(_EYE_REGION, _RIGHT),
+    "nose": ZoneSite(sct("113179006", "Skin of nose")),
+    "cheek_left": ZoneSite(_CHEEK, _LEFT),
+    "cheek_right": ZoneSite(_CHEEK, _RIGHT),
+    "perioral": ZoneSite(sct("110488009", "Skin of perioral region of face")),
+    "chin": ZoneSite(sct("23747009", "Skin of chin")),
+    "face": ZoneSite(_FACE),
+    "skin": ZoneSite(sct("39937001", "Skin")),
+    "t_zone": ZoneSite(_FACE, None, drmn("Z-TZONE", "T-zone (forehead, nose, chin)")),
+    "u_zone": ZoneSite(_FACE, None, drmn("Z-UZONE", "U-zone (cheeks, jaw line)")),
+}
+
+
+def zone_site(region: str) -> ZoneSite | None:
+    """The coded site of *region*, or None for a region DermNode does not know."""
+    return ZONE_SITES.get(region)
+
+
+def all_drmn_codes() -> list[CodedConcept]:
+    """Every fixed 99DRMN concept, for the documentation table and the uniqueness test."""
+    out = [key_code(k.key) for k in KEYS if k.key in KEY_CODES]
+    out += [key_code(f"score.{c}") for c in CONCERNS]
+    out += [not_assessed_code(k) for k in NOT_ASSESSED_CODES]
+    out += [quality_issue_code(c) for c in QUALITY_ISSUE_CODES]
+    out += [feature_code(n) for n in FEATURE_CODES]
+    out += [c for c in _FIXED]
+    out += [s.modifier for s in ZONE_SITES.values() if s.modifier is not None]
+    return out

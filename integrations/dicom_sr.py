@@ -1,0 +1,334 @@
+"""The TID 1500 Measurement Report of an analysis result (Comprehensive 3D SR).
+
+Why Comprehensive 3D SR and not Enhanced SR: TID 1500 is defined for both, but a measurement
+group that points at a segment of a Segmentation (TID 1410 "Referenced Segmentation Frame")
+needs IMAGE references with Referenced Segment Number and may carry SCOORD regions; the
+Comprehensive 3D SR IOD (PS3.3 A.35.13) is the one that allows every value type and
+relationship TID 1500 uses, it is what highdicom's TID 1500 builder targets, and it is the SOP
+class of the IHE AI Results profile. Enhanced SR forbids SCOORD3D and by-reference
+relationships, which a future 3-D or longitudinal extension would need.
+
+Document structure (one document for all photos of a study)::
+
+    Imaging Measurement Report (TID 1500)
+     ├─ language, observer = device (DermNode, algorithm name and version)
+     ├─ procedure reported: 99DRMN "Photographic skin analysis"
+     ├─ Image Library: the source photos (TID 1600)
+     └─ Imaging Measurements
+         ├─ group per photo and zone (TID 1410 when the zone is a SEG segment, else TID 1501)
+         │    Tracking Identifier "<view>/<zone>" + Tracking UID (patient, view, zone)
+         │    Finding Site: SNOMED CT from CID 4029 (+ laterality / topographical modifier)
+         │    Referenced Segmentation Frame -> the zone's segment in that photo's SEG
+         │    NUM items: one per key measured in the zone, 99DRMN concept, UCUM unit
+         └─ per photo one image-level group ("face" or "skin") that also holds
+              the concern scores, the quality verdict as qualitative evaluations
+              (usable yes/no, face found, each warning / failure with its text) and
+              every concern not assessed (coded "Not assessed" + the reason as TEXT).
+
+Tracking. A group holds several keys, so the tracking identity of one number is the pair
+(group Tracking UID, measurement concept): the Tracking UID is derived from the patient ID and
+issuer, the view and the zone (:func:`integrations.uids.tracking_uid`) and so is the same at
+every visit; the concept code of each key never changes. A viewer that follows a Tracking UID
+across studies finds the same zone and reads the same keys inside it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import highdicom as hd
+from highdicom.sr import CodedConcept
+from pydicom.dataset import Dataset
+from pydicom.sr.codedict import codes
+
+from analysis.types import ZONES, AnalysisResult, ImageResult, Measurement, SpacingSource
+from integrations.codes import (
+    CONCEPT_FACE_FOUND,
+    CONCEPT_FINDING_QUALITY,
+    CONCEPT_FINDING_ZONE,
+    CONCEPT_IMAGE_USABLE,
+    CONCEPT_NOT_ASSESSED,
+    CONCEPT_PROCEDURE,
+    CONCEPT_QUALITY_BLOCKING,
+    CONCEPT_QUALITY_ISSUE,
+    CONCEPT_SPACING_ESTIMATED,
+    CONCEPT_SPACING_UNKNOWN,
+    DRMN_SCHEME,
+    SCT_NO,
+    SCT_YES,
+    key_code,
+    not_assessed_code,
+    quality_issue_code,
+    ucum,
+    zone_site,
+)
+from integrations.dicom_common import SERIES_NUMBERS, Equipment, apply_character_set
+from integrations.dicom_seg import SegmentRef, SegOutput, tracking_ids
+from integrations.errors import EncodingError
+from integrations.uids import OutputUids, derive_uid
+
+__all__ = ["COMPREHENSIVE_3D_SR", "build_sr", "image_level_region", "region_order"]
+
+logger = logging.getLogger(__name__)
+
+COMPREHENSIVE_3D_SR = "1.2.840.10008.5.1.4.1.1.88.34"
+_COMMENT = CodedConcept(value="121106", scheme_designator="DCM", meaning="Comment")
+
+
+def image_level_region(image: ImageResult) -> str:
+    """The region that stands for the whole photo: ``face`` on a face view, else ``skin``."""
+    return "face" if image.description.view.is_face else "skin"
+
+
+def region_order(image: ImageResult) -> list[str]:
+    """The regions of *image* that get a measurement group, in display order."""
+    present: list[str] = []
+    for name in [m.region for m in image.measurements] + [z.region for z in image.zones]:
+        if name not in present:
+            present.append(name)
+    top = image_level_region(image)
+    known = [str(z) for z in ZONES]
+    ordered = [r for r in known if r in present]
+    ordered += [r for r in present if r not in ordered and r != top]
+    return [*ordered, top]
+
+
+@dataclass(frozen=True, slots=True)
+class _Ctx:
+    image: ImageResult
+    source: Dataset
+    segments: dict[str, SegmentRef]
+    algorithm: hd.sr.AlgorithmIdentification
+
+
+def _text(value: str, name: CodedConcept = _COMMENT) -> hd.sr.TextContentItem:
+    return hd.sr.TextContentItem(
+        name=name,
+        value=value[:1024],
+        relationship_type=hd.sr.RelationshipTypeValues.HAS_PROPERTIES,
+    )
+
+
+def _evaluation(
+    name: CodedConcept, value: CodedConcept, text: str | None = None
+) -> hd.sr.QualitativeEvaluation:
+    evaluation = hd.sr.QualitativeEvaluation(name=name, value=value)
+    if text:
+        evaluation[0].ContentSequence = hd.sr.ContentSequence([_text(text)])
+    return evaluation
+
+
+def _measurement(m: Measurement, source: Dataset, *, with_image: bool) -> hd.sr.Measurement:
+    refs = (
+        [hd.sr.SourceImageForMeasurement(str(source.SOPClassUID), str(source.SOPInstanceUID))]
+        if with_image
+        else None
+    )
+    try:
+        return hd.sr.Measurement(
+            name=key_code(m.key),
+            value=float(m.value),
+            unit=ucum(m.unit),
+            referenced_images=refs,
+        )
+    except ValueError as exc:
+        raise EncodingError(f"measurement {m.key}/{m.region}: {exc}") from exc
+
+
+def _quality_evaluations(image: ImageResult) -> list[hd.sr.QualitativeEvaluation]:
+    q = image.quality
+    out = [
+        _evaluation(CONCEPT_IMAGE_USABLE, SCT_YES if q.usable else SCT_NO),
+        _evaluation(CONCEPT_FACE_FOUND, SCT_YES if q.face_found else SCT_NO),
+    ]
+    for issue in q.issues:
+        name = CONCEPT_QUALITY_BLOCKING if issue.blocking else CONCEPT_QUALITY_ISSUE
+        out.append(_evaluation(name, quality_issue_code(issue.code), issue.message))
+    if image.spacing.source is SpacingSource.ESTIMATED:
+        out.append(
+            _evaluation(
+                CONCEPT_SPACING_ESTIMATED,
+                SCT_YES,
+                f"lengths and areas use an estimated pixel spacing of {image.spacing.value} mm",
+            )
+        )
+    elif image.spacing.source is SpacingSource.UNKNOWN:
+        out.append(
+            _evaluation(
+                CONCEPT_SPACING_UNKNOWN, SCT_YES, "pixel spacing unknown: lengths are in pixels"
+            )
+        )
+    for na in image.not_assessed:
+        out.append(_evaluation(not_assessed_code(na.key), CONCEPT_NOT_ASSESSED, na.reason))
+    return out
+
+
+def _group(
+    ctx: _Ctx, region: str, *, top: bool
+) -> (
+    hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations
+    | hd.sr.MeasurementsAndQualitativeEvaluations
+):
+    image = ctx.image
+    view = str(image.description.view)
+    identifier, tuid = tracking_ids(ctx.source, view, region)
+    site = zone_site(region)
+    finding_sites = (
+        [hd.sr.FindingSite(site.site, laterality=site.laterality, topographical_modifier=site.modifier)]
+        if site is not None
+        else None
+    )
+    segment = ctx.segments.get(f"zone:{region}")
+    measurements = [
+        _measurement(m, ctx.source, with_image=segment is None)
+        for m in image.measurements
+        if m.region == region
+    ]
+    if top:
+        measurements += [
+            _measurement(
+                Measurement(f"score.{concern}", region, float(score), "{score}"),
+                ctx.source,
+                with_image=segment is None,
+            )
+            for concern, score in image.scores.items()
+        ]
+    evaluations = _quality_evaluations(image) if top else None
+    finding_type = CONCEPT_FINDING_QUALITY if top and not image.quality.usable else None
+    kwargs = {
+        "tracking_identifier": hd.sr.TrackingIdentifier(uid=tuid, identifier=identifier),
+        "finding_type": finding_type or CONCEPT_FINDING_ZONE,
+        "algorithm_id": ctx.algorithm,
+        "finding_sites": finding_sites,
+        "measurements": measurements or None,
+        "qualitative_evaluations": evaluations or None,
+    }
+    if segment is not None:
+        return hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
+            referenced_segment=hd.sr.ReferencedSegmentationFrame(
+                sop_class_uid=segment.sop_class_uid,
+                sop_instance_uid=segment.sop_instance_uid,
+                frame_number=segment.frame_number,
+                segment_number=segment.segment_number,
+                source_image=hd.sr.SourceImageForSegmentation(
+                    str(ctx.source.SOPClassUID), str(ctx.source.SOPInstanceUID)
+                ),
+            ),
+            **kwargs,
+        )
+    return hd.sr.MeasurementsAndQualitativeEvaluations(**kwargs)
+
+
+def _fix_segment_references(items: Sequence[Dataset]) -> None:
+    """Keep only Referenced Segment Number in IMAGE references to a Segmentation.
+
+    highdicom writes both Referenced Frame Number and Referenced Segment Number; PS3.3
+    C.18.3.1 (Image Reference Macro) allows Referenced Segment Number only when Referenced
+    Frame Number is absent, and dciodvfy reports the pair as an error. The segment number
+    identifies the frame of a single-frame-per-segment SEG unambiguously.
+    """
+    for item in items:
+        for ref in item.get("ReferencedSOPSequence", []):
+            if "ReferencedSegmentNumber" in ref and "ReferencedFrameNumber" in ref:
+                del ref.ReferencedFrameNumber
+        if "ContentSequence" in item:
+            _fix_segment_references(item.ContentSequence)
+
+
+def _device_observer(equipment: Equipment) -> hd.sr.ObserverContext:
+    return hd.sr.ObserverContext(
+        observer_type=codes.DCM.Device,
+        observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
+            uid=derive_uid("device", equipment.manufacturer, equipment.model_name),
+            name=f"{equipment.model_name} {equipment.software_version}"[:64],
+            manufacturer_name=equipment.manufacturer,
+            model_name=equipment.model_name,
+            serial_number=equipment.device_serial_number,
+        ),
+    )
+
+
+def build_sr(
+    result: AnalysisResult,
+    pairs: Sequence[tuple[ImageResult, Dataset]],
+    segmentations: dict[str, Sequence[SegOutput]],
+    uids: OutputUids,
+    *,
+    instance_number: int = 1,
+) -> hd.sr.Comprehensive3DSR:
+    """Build the TID 1500 report.
+
+    Parameters
+    ----------
+    result
+        The analysis result (algorithm name and version).
+    pairs
+        Each image result with its source dataset (images without a DICOM source are left
+        out by the caller).
+    segmentations
+        Per source SOP Instance UID, the Segmentations written for that photo; their
+        segments are referenced from the groups and they are listed as evidence.
+    uids
+        The UID factory of the result.
+    instance_number
+        Instance Number of the SR.
+
+    Raises
+    ------
+    EncodingError
+        When there is no source or highdicom refuses the content.
+    """
+    if not pairs:
+        raise EncodingError("sr: no image with a DICOM source to report on")
+    equipment = Equipment.of(result)
+    algorithm = hd.sr.AlgorithmIdentification(
+        name=result.algorithm_name, version=result.algorithm_version
+    )
+    groups: list[
+        hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations
+        | hd.sr.MeasurementsAndQualitativeEvaluations
+    ] = []
+    for image, source in pairs:
+        segs = segmentations.get(str(source.SOPInstanceUID), ())
+        refs = {k: v for seg in segs for k, v in seg.segments.items()}
+        ctx = _Ctx(image, source, refs, algorithm)
+        regions = region_order(image)
+        for region in regions:
+            groups.append(_group(ctx, region, top=region == regions[-1]))
+    sources = [s for _, s in pairs]
+    try:
+        report = hd.sr.MeasurementReport(
+            observation_context=hd.sr.ObservationContext(
+                observer_person_context=None,
+                observer_device_context=_device_observer(equipment),
+            ),
+            procedure_reported=CONCEPT_PROCEDURE,
+            imaging_measurements=groups,
+            referenced_images=sources,
+        )
+        sr = hd.sr.Comprehensive3DSR(
+            evidence=[*sources, *(o.dataset for segs in segmentations.values() for o in segs)],
+            content=report[0],
+            series_instance_uid=uids.series("sr"),
+            series_number=SERIES_NUMBERS["sr"],
+            sop_instance_uid=uids.instance("sr"),
+            instance_number=instance_number,
+            manufacturer=equipment.manufacturer,
+            is_complete=True,
+            is_final=False,
+            is_verified=False,
+            series_description="DermNode measurements",
+            manufacturer_model_name=equipment.model_name,
+            software_versions=equipment.software_version,
+            device_serial_number=equipment.device_serial_number,
+            coding_schemes=[DRMN_SCHEME],
+            specific_character_set=None,
+        )
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise EncodingError(f"sr could not be built: {exc}") from exc
+    apply_character_set(sr, sources[0])
+    _fix_segment_references(sr.ContentSequence)
+    logger.debug("built SR with %d measurement groups", len(groups))
+    return sr

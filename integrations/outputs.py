@@ -1,0 +1,186 @@
+"""Write every output of one analysis result into a folder (``dermnode analyze --out DIR``).
+
+Files (DESIGN.md §5 ``outputs``)::
+
+    sr.dcm            TID 1500 Comprehensive 3D SR of all photos with a DICOM source
+    seg-N.dcm         BINARY Segmentation of photo N (zones + binary feature maps)
+    seg-N-maps.dcm    FRACTIONAL Segmentation of photo N (continuous maps), if any
+    sc-N.dcm          Secondary Capture of photo N with the maps burned in (optional)
+    report.pdf        the PDF report (always, also for ordinary PNG/JPEG inputs)
+    report.dcm        the same PDF as Encapsulated PDF Storage
+
+N is the 1-based position of the photo in the result. Photos without a DICOM source (an
+ordinary image file) get no DICOM objects; they still get their page in the PDF. Files are
+written to a temporary name and renamed, so a crash never leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pydicom.dataset import Dataset
+
+from analysis.types import AnalysisResult
+from integrations.dicom_common import Equipment, pair_sources
+from integrations.dicom_seg import SegOutput, build_segmentations
+from integrations.dicom_sr import build_sr
+from integrations.report_pdf import encapsulated_pdf, render_report
+from integrations.secondary_capture import build_secondary_capture
+from integrations.study import StudyInfo
+from integrations.uids import OutputUids
+
+__all__ = ["decode_photo", "write_outputs"]
+
+logger = logging.getLogger(__name__)
+
+
+def decode_photo(ds: Dataset) -> npt.NDArray[np.uint8] | None:
+    """The RGB pixels of a source photo for the report, or None when they cannot be decoded.
+
+    pydicom converts YBR to RGB; grayscale is repeated to three channels; other bit depths
+    are scaled to 8 bits.
+    """
+    if "PixelData" not in ds:
+        return None
+    try:
+        arr = np.asarray(ds.pixel_array)
+    except Exception as exc:  # noqa: BLE001 - any decoder failure only loses the picture
+        logger.warning("report photo could not be decoded (%s): drawn on grey", type(exc).__name__)
+        return None
+    if arr.ndim == 4:  # multi-frame: first frame
+        arr = arr[0]
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    if arr.dtype != np.uint8:
+        top = float(arr.max()) or 1.0
+        arr = (arr.astype(np.float32) * (255.0 / top)).astype(np.uint8)
+    return np.ascontiguousarray(arr[..., :3])
+
+
+def _save(ds: Dataset, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        ds.save_as(tmp, enforce_file_format=True)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _save_bytes(data: bytes, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_outputs(
+    result: AnalysisResult,
+    sources: Sequence[Dataset | None],
+    out_dir: Path,
+    *,
+    study_version: int = 1,
+    photos: Sequence[npt.NDArray[np.uint8] | None] | None = None,
+    secondary_capture: bool = False,
+) -> dict[str, Any]:
+    """Write SR, SEG, PDF and Encapsulated PDF of *result* into *out_dir*.
+
+    Parameters
+    ----------
+    result
+        The analysis result.
+    sources
+        The source dataset of each image of ``result.images`` (same order), None for an
+        ordinary image file.
+    out_dir
+        The folder (created if missing).
+    study_version
+        1 for the first analysis of the study; higher for a re-opened study (new UIDs).
+    photos
+        The RGB pixels of each photo for the report; by default decoded from the sources.
+    secondary_capture
+        Also write ``sc-N.dcm`` per photo with a DICOM source.
+
+    Returns
+    -------
+    dict
+        ``{"sr": path | None, "seg": [paths], "pdf": path, "report_dcm": path | None}`` (and
+        ``"sc": [paths]`` when asked), the ``outputs`` object of the JSON result.
+
+    Raises
+    ------
+    ValueError
+        When *sources* and ``result.images`` differ in length.
+    integrations.errors.EncodingError
+        When an object cannot be built.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pairs = pair_sources(result, sources)
+    if photos is None:
+        photos = [decode_photo(ds) if ds is not None else None for _, ds in pairs]
+    dicom_pairs = [(i, img, ds) for i, (img, ds) in enumerate(pairs) if ds is not None]
+    equipment = Equipment.of(result)
+    outputs: dict[str, Any] = {"sr": None, "seg": [], "pdf": None, "report_dcm": None}
+    if secondary_capture:
+        outputs["sc"] = []
+    study: StudyInfo | None = None
+    if dicom_pairs:
+        first = dicom_pairs[0][2]
+        study = StudyInfo.from_dataset(first)
+        uids = OutputUids.of(
+            [str(ds.SOPInstanceUID) for _, _, ds in dicom_pairs],
+            result.algorithm_name,
+            result.algorithm_version,
+            study_version,
+        )
+        segs: dict[str, list[SegOutput]] = {}
+        instance = 1
+        for index, image, ds in dicom_pairs:
+            built = build_segmentations(image, ds, uids, equipment, instance_number=instance)
+            instance += len(built)
+            segs[str(ds.SOPInstanceUID)] = built
+            for seg in built:
+                suffix = "" if seg.kind.value == "binary" else "-maps"
+                path = out_dir / f"seg-{index + 1}{suffix}.dcm"
+                _save(seg.dataset, path)
+                outputs["seg"].append(str(path))
+            if secondary_capture and (image.zones or image.maps):
+                sc = build_secondary_capture(
+                    image, ds, photos[index], uids, equipment, instance_number=index + 1
+                )
+                path = out_dir / f"sc-{index + 1}.dcm"
+                _save(sc, path)
+                outputs["sc"].append(str(path))
+        sr = build_sr(result, [(img, ds) for _, img, ds in dicom_pairs], segs, uids)
+        sr_path = out_dir / "sr.dcm"
+        _save(sr, sr_path)
+        outputs["sr"] = str(sr_path)
+    pdf = render_report(result, study, photos)
+    pdf_path = out_dir / "report.pdf"
+    _save_bytes(pdf, pdf_path)
+    outputs["pdf"] = str(pdf_path)
+    if dicom_pairs:
+        doc = encapsulated_pdf(pdf, dicom_pairs[0][2], uids, equipment)
+        doc_path = out_dir / "report.dcm"
+        _save(doc, doc_path)
+        outputs["report_dcm"] = str(doc_path)
+    logger.info(
+        "wrote outputs: %d DICOM photo(s), %d segmentation(s), sr=%s",
+        len(dicom_pairs),
+        len(outputs["seg"]),
+        outputs["sr"] is not None,
+    )
+    return outputs

@@ -1,0 +1,70 @@
+"""Every output object passes dciodvfy with zero errors; dsrdump prints the SR tree."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from integrations.outputs import write_outputs
+from tests.peers import require_binary
+from tests.unit.integrations import fakes
+
+pytestmark = pytest.mark.integration
+
+#: The only warnings allowed, each justified in docs/dicom-outputs.md.
+ALLOWED_WARNINGS = (
+    re.compile(r"Unrecognized defined term <99DRMN> for value 1 of attribute <Coding Scheme Designator>"),
+    re.compile(r"is only permitted to be empty when actually unknown.*attribute <Laterality>"),
+)
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    out_dir = tmp_path_factory.mktemp("vfy")
+    out = write_outputs(fakes.analysis_result(), fakes.sources(), out_dir, secondary_capture=True)
+    utf8 = write_outputs(
+        fakes.analysis_result(), fakes.sources(charset="ISO_IR 192"), out_dir / "utf8"
+    )
+    out["all"] = sorted(str(p) for p in out_dir.rglob("*.dcm"))
+    assert utf8["sr"] in out["all"]
+    return out
+
+
+def _dciodvfy(path: str) -> list[str]:
+    exe = require_binary("dciodvfy")
+    proc = subprocess.run([exe, path], capture_output=True, text=True, check=False)
+    return (proc.stdout + proc.stderr).splitlines()
+
+
+def test_all_objects_written(outputs: dict[str, object]) -> None:
+    names = sorted(Path(p).name for p in outputs["all"])  # type: ignore[attr-defined]
+    assert names.count("sr.dcm") == 2 and "sc-1.dcm" in names and "report.dcm" in names
+
+
+def test_zero_errors_and_only_justified_warnings(outputs: dict[str, object]) -> None:
+    for path in outputs["all"]:  # type: ignore[attr-defined]
+        lines = _dciodvfy(path)
+        errors = [line for line in lines if line.startswith("Error")]
+        assert errors == [], f"{Path(path).name}: {errors}"
+        warnings = [line for line in lines if line.startswith("Warning")]
+        unexpected = [w for w in warnings if not any(p.search(w) for p in ALLOWED_WARNINGS)]
+        assert unexpected == [], f"{Path(path).name}: {unexpected}"
+
+
+def test_dsrdump_prints_the_tree(outputs: dict[str, object]) -> None:
+    exe = require_binary("dsrdump")
+    proc = subprocess.run(
+        [exe, str(outputs["sr"])], capture_output=True, text=True, check=True,
+        encoding="utf-8", errors="replace",
+    )
+    tree = proc.stdout
+    assert 'CONTAINER:(,,"Imaging Measurement Report")' in tree
+    assert '"Tracking Identifier")="frontal/cheek_left"' in tree
+    assert '"Finding Site")=(36141000,SCT,"Skin of cheek")' in tree
+    assert '"Laterality")=(7771000,SCT,"Left")' in tree
+    assert 'NUM:(,,"Pore count")="62.0" ({count},UCUM,"count")' in tree
+    assert '(NOT-ASSESSED,99DRMN,"Not assessed")' in tree
+    assert '"Referenced Segmentation Frame")' in tree

@@ -1,0 +1,180 @@
+"""The engine end to end on the astronaut photo: keys, JSON shape, gate, determinism."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from skimage import data
+
+from analysis.keys import KEYS, NOT_ASSESSED
+from analysis.measures.base import ConcernOutput, SkinImage
+from analysis.pipeline import Analyzer, WorkingFrame, resolve_device
+from analysis.types import (
+    ZONES,
+    FeatureMap,
+    ImageDescription,
+    ImageResult,
+    MapKind,
+    Measurement,
+    SpacingSource,
+    View,
+)
+
+QUALITY_KEYS = {"quality.sharpness", "quality.exposure_clipped_pct"}
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Analyzer:
+    return Analyzer("cpu")
+
+
+@pytest.fixture(scope="module")
+def astro() -> np.ndarray:
+    return data.astronaut()
+
+
+@pytest.fixture(scope="module")
+def result(analyzer: Analyzer, astro: np.ndarray) -> ImageResult:
+    return analyzer.analyze(astro, ImageDescription(source="astronaut"))
+
+
+def test_every_key_in_every_zone_and_face(result: ImageResult) -> None:
+    assert result.quality.usable and result.face_found
+    have = {(m.key, m.region) for m in result.measurements}
+    regions = [str(z) for z in ZONES] + ["face"]
+    missing = [
+        (k.key, r) for k in KEYS if k.key not in QUALITY_KEYS for r in regions
+        if (k.key, r) not in have
+    ]
+    assert missing == []
+    assert {("quality.sharpness", "face"), ("quality.exposure_clipped_pct", "face")} <= have
+    assert {n.key for n in result.not_assessed} == set(NOT_ASSESSED)
+    assert set(result.scores) == {"pigmentation", "redness", "pores", "wrinkles", "texture", "oil"}
+
+
+def test_json_has_the_schema_of_design_5(result: ImageResult) -> None:
+    doc = json.loads(json.dumps(result.to_json()))
+    assert set(doc) >= {
+        "source", "quality", "face_found", "spacing_mm", "measurements", "scores", "not_assessed"
+    }
+    assert set(doc["quality"]) >= {"usable", "issues", "sharpness", "exposure_clipped_pct"}
+    assert doc["spacing_mm"]["source"] == "estimated" and doc["spacing_mm"]["value"] > 0
+    m = doc["measurements"][0]
+    assert set(m) == {"key", "region", "value", "unit"}
+    assert all(0 <= v <= 100 for v in doc["scores"].values())
+
+
+def test_maps_and_zones_come_back_at_source_size(result: ImageResult, astro: np.ndarray) -> None:
+    assert result.image_shape == astro.shape[:2]
+    for z in result.zones:
+        assert z.mask.shape == astro.shape[:2] and z.mask.dtype == np.bool_
+    for fm in result.maps:
+        assert fm.data.shape == astro.shape[:2]
+
+
+def test_unusable_photo_gets_reasons_not_numbers(analyzer: Analyzer, astro: np.ndarray) -> None:
+    blurred = cv2.GaussianBlur(astro, (0, 0), 4.0)
+    r = analyzer.analyze(blurred, ImageDescription(source="blurred"))
+    assert not r.quality.usable
+    assert "blur" in [i.code for i in r.quality.issues if i.blocking]
+    assert r.scores == {} and r.maps == () and r.zones == ()
+    assert {m.key for m in r.measurements} == QUALITY_KEYS
+
+
+def test_face_view_without_a_face_is_unusable_and_reports_region_skin(analyzer: Analyzer) -> None:
+    rng = np.random.default_rng(5)
+    img = rng.integers(0, 256, (200, 300, 3), dtype=np.uint8)
+    r = analyzer.analyze(img, ImageDescription(view=View.FRONTAL))
+    assert not r.quality.usable and not r.face_found
+    assert [i.code for i in r.quality.issues if i.blocking] == ["no_face"]
+    assert {(m.key, m.region) for m in r.measurements} == {(k, "skin") for k in QUALITY_KEYS}
+
+
+def test_cpu_result_is_deterministic(analyzer: Analyzer, astro: np.ndarray, result: ImageResult) -> None:
+    again = analyzer.analyze(astro, ImageDescription(source="astronaut"))
+    assert [(m.key, m.region, m.value) for m in again.measurements] == [
+        (m.key, m.region, m.value) for m in result.measurements
+    ]
+    assert again.scores == result.scores
+    for a, b in zip(again.maps, result.maps, strict=True):
+        assert np.array_equal(a.data, b.data)
+
+
+class _Probe:
+    """A fake measure that records the SkinImage and returns a map of the skin."""
+
+    def __init__(self) -> None:
+        self.seen: list[SkinImage] = []
+
+    def __call__(self, img: SkinImage) -> ConcernOutput:
+        self.seen.append(img)
+        mask = img.regions["face" if "face" in img.regions else "skin"].cpu().numpy()
+        return ConcernOutput(
+            (Measurement("oil.shine_area_pct", "face", 1.0, "%"),),
+            (FeatureMap("shine", "oil", MapKind.BINARY, mask, "probe"),
+             FeatureMap("melanin", "pigmentation", MapKind.CONTINUOUS,
+                        mask.astype(np.float32) * 0.5, "probe")),
+        )
+
+
+def test_working_resolution_and_resize_back(astro: np.ndarray) -> None:
+    probe = _Probe()
+    a = Analyzer("cpu", measures=[probe], score_fn=lambda ms: {"oil": 1.0}, working_face_px=64)
+    r = a.analyze(astro, ImageDescription(spacing_mm=0.5))
+    img = probe.seen[0]
+    h, w = img.rgb_linear.shape[1:]
+    assert img.lab.shape == (3, h, w) and img.skin.shape == (h, w)
+    scale = 64 / r.face_box[2]  # type: ignore[index]
+    assert img.spacing_mm == pytest.approx(0.5 / scale, rel=1e-6)
+    assert img.scale_mm == img.spacing_mm
+    assert r.spacing.source is SpacingSource.PIXEL_SPACING and r.spacing.value == 0.5
+    shine = next(m for m in r.maps if m.name == "shine")
+    face = next(z for z in r.zones if z.region == "face")
+    assert shine.data.shape == astro.shape[:2]
+    # nearest-neighbour resize back: the shine map is the face mask, up to edge pixels
+    iou = (shine.data & face.mask).sum() / (shine.data | face.mask).sum()
+    assert iou > 0.95
+    melanin = next(m for m in r.maps if m.name == "melanin")
+    assert melanin.data.dtype == np.float32 and melanin.data.max() == pytest.approx(0.5, abs=0.01)
+
+
+def test_close_up_is_measured_over_region_skin() -> None:
+    probe = _Probe()
+    a = Analyzer("cpu", measures=[probe], score_fn=lambda ms: {})
+    rng = np.random.default_rng(7)
+    img = np.clip(
+        np.array([190, 140, 120], np.float32) + rng.normal(0, 12, (300, 400, 3)), 0, 255
+    ).astype(np.uint8)
+    img = cv2.GaussianBlur(img, (0, 0), 0.7)
+    r = a.analyze(img, ImageDescription(view=View.CLOSE_UP))
+    assert r.quality.usable, r.quality.issues
+    assert list(probe.seen[0].regions) == ["skin"]
+    assert probe.seen[0].spacing_mm is None and probe.seen[0].scale_mm == pytest.approx(0.25)
+    assert r.spacing.source is SpacingSource.UNKNOWN
+
+
+def test_working_frame_bounds_a_large_photo() -> None:
+    fr = WorkingFrame(800, 1600).frame((6000, 4000), None)
+    assert fr.scale == pytest.approx(1600 / 6000)
+    with pytest.raises(ValueError, match="working_face_px"):
+        WorkingFrame(10)
+
+
+def test_device_choice() -> None:
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="device"):
+        resolve_device("tpu")
+
+
+def test_bad_input_is_rejected(analyzer: Analyzer) -> None:
+    from analysis.errors import InputRejected
+
+    with pytest.raises(InputRejected, match="dtype"):
+        analyzer.analyze(np.zeros((64, 64, 3), np.float32), ImageDescription())
+    with pytest.raises(InputRejected, match="shape"):
+        analyzer.analyze(np.zeros((64, 64), np.uint8), ImageDescription())

@@ -1,0 +1,127 @@
+"""Segmentations read back: pixels equal the masks, coding and types as documented."""
+
+from __future__ import annotations
+
+import highdicom as hd
+import numpy as np
+import pytest
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+
+from analysis.types import ImageResult, ZoneMask
+from integrations.dicom_common import Equipment
+from integrations.dicom_seg import SegOutput, build_segmentations
+from integrations.errors import EncodingError
+from integrations.uids import OutputUids
+from tests.unit.integrations import fakes
+
+
+def _build(image: ImageResult | None = None) -> tuple[ImageResult, Dataset, list[SegOutput]]:
+    image = image or fakes.image_result(0)
+    src = fakes.source_dataset(0)
+    uids = OutputUids.of([src.SOPInstanceUID], "dermnode", "0.1.0")
+    eq = Equipment("DermNode project", "dermnode", "0.1.0")
+    return image, src, build_segmentations(image, src, uids, eq, instance_number=1)
+
+
+def _roundtrip(ds: Dataset, tmp_path) -> Dataset:  # type: ignore[no-untyped-def]
+    path = tmp_path / f"{ds.SOPInstanceUID}.dcm"
+    ds.save_as(path)
+    return dcmread(path)
+
+
+@pytest.fixture(scope="module")
+def built() -> tuple[ImageResult, Dataset, list[SegOutput]]:
+    return _build()
+
+
+def test_binary_and_fractional_objects(built, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _, _, outs = built
+    assert [o.dataset.SegmentationType for o in outs] == ["BINARY", "FRACTIONAL"]
+    binary = _roundtrip(outs[0].dataset, tmp_path)
+    assert binary.BitsAllocated == 1  # bit-packed
+    assert len(binary.PixelData) == 10 * fakes.ROWS * fakes.COLS // 8
+    frac = _roundtrip(outs[1].dataset, tmp_path)
+    assert frac.SegmentationFractionalType == "OCCUPANCY"
+    assert frac.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.5"  # RLE Lossless
+
+
+def test_binary_pixels_equal_the_masks(built, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    image, _, outs = built
+    seg = hd.seg.segread(_roundtrip(outs[0].dataset, tmp_path).filename)
+    truth = {z.region: z.mask for z in image.zones} | {m.name: m.data for m in image.maps}
+    labels = {int(s.SegmentNumber): str(s.SegmentLabel) for s in seg.SegmentSequence}
+    assert sorted(labels.values()) == sorted(
+        [z.region for z in image.zones] + ["spots", "wrinkles"]
+    )
+    frames = seg.pixel_array
+    for i, item in enumerate(seg.PerFrameFunctionalGroupsSequence):
+        number = int(item.SegmentIdentificationSequence[0].ReferencedSegmentNumber)
+        assert np.array_equal(frames[i].astype(bool), truth[labels[number]])
+
+
+def test_fractional_pixels_equal_the_maps(built, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    image, _, outs = built
+    seg = _roundtrip(outs[1].dataset, tmp_path)
+    maps = {m.name: m.data for m in image.maps}
+    labels = {int(s.SegmentNumber): str(s.SegmentLabel) for s in seg.SegmentSequence}
+    frames = seg.pixel_array
+    for i, item in enumerate(seg.PerFrameFunctionalGroupsSequence):
+        name = labels[int(item.SegmentIdentificationSequence[0].ReferencedSegmentNumber)]
+        got = frames[i].astype(np.float32) / 255.0
+        assert np.max(np.abs(got - maps[name])) <= 0.5 / 255 + 1e-6
+
+
+def test_segment_coding(built) -> None:  # type: ignore[no-untyped-def]
+    _, _, outs = built
+    segs = {str(s.SegmentLabel): s for s in outs[0].dataset.SegmentSequence}
+    cheek = segs["cheek_left"]
+    assert cheek.SegmentedPropertyCategoryCodeSequence[0].CodeValue == "91723000"
+    prop = cheek.SegmentedPropertyTypeCodeSequence[0]
+    assert (prop.CodeValue, prop.CodingSchemeDesignator) == ("36141000", "SCT")
+    assert prop.SegmentedPropertyTypeModifierCodeSequence[0].CodeValue == "7771000"
+    # the modifier must not leak into the shared code constant (right cheek has its own)
+    right = segs["cheek_right"].SegmentedPropertyTypeCodeSequence[0]
+    assert right.SegmentedPropertyTypeModifierCodeSequence[0].CodeValue == "24028007"
+    assert "SegmentedPropertyTypeModifierCodeSequence" not in (
+        segs["forehead"].SegmentedPropertyTypeCodeSequence[0]
+    )
+    spots = segs["spots"]
+    assert spots.SegmentedPropertyTypeCodeSequence[0].CodingSchemeDesignator == "99DRMN"
+    assert spots.SegmentAlgorithmType == "AUTOMATIC"
+    algo = spots.SegmentationAlgorithmIdentificationSequence[0]
+    assert (algo.AlgorithmName, algo.AlgorithmVersion) == ("dermnode", "0.1.0")
+    assert "background-subtracted blobs" in spots.SegmentDescription
+    assert outs[0].dataset.SegmentationType != "LABELMAP"
+
+
+def test_no_frame_of_reference_and_deterministic(built) -> None:  # type: ignore[no-untyped-def]
+    _, src, outs = built
+    ds = outs[0].dataset
+    assert "FrameOfReferenceUID" not in ds
+    assert ds.PatientOrientation == src.get("PatientOrientation", "")
+    _, _, again = _build()
+    assert again[0].dataset.SOPInstanceUID == ds.SOPInstanceUID
+    assert (
+        again[0].dataset.DimensionOrganizationSequence[0].DimensionOrganizationUID
+        == ds.DimensionOrganizationSequence[0].DimensionOrganizationUID
+    )
+    assert again[0].dataset.PixelData == ds.PixelData
+
+
+def test_unusable_photo_gets_no_segmentation() -> None:
+    _, _, outs = _build(fakes.unusable_result(0))
+    assert outs == []
+
+
+def test_mask_of_wrong_size_is_refused() -> None:
+    image = fakes.image_result(0)
+    bad = ImageResult(
+        description=image.description,
+        image_shape=image.image_shape,
+        quality=image.quality,
+        spacing=image.spacing,
+        zones=(ZoneMask("nose", np.ones((10, 10), bool)),),
+    )
+    with pytest.raises(EncodingError, match="shape"):
+        _build(bad)

@@ -1,0 +1,206 @@
+"""The TID 1500 SR read back with highdicom and pydicom: values equal the analysis result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import highdicom as hd
+import pytest
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+
+from analysis.types import AnalysisResult
+from integrations.dicom_sr import build_sr
+from integrations.errors import EncodingError
+from integrations.outputs import write_outputs
+from integrations.uids import OutputUids, tracking_uid
+from tests.unit.integrations import fakes
+
+
+def _raw_bytes(path: str | Path, keyword: str) -> bytes:
+    ds = dcmread(path)
+    elem = ds.get_item(keyword)
+    return bytes(elem.value)
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[AnalysisResult, dict[str, Any]]:
+    result = fakes.analysis_result()
+    out = write_outputs(result, fakes.sources(), tmp_path_factory.mktemp("sr"))
+    return result, out
+
+
+@pytest.fixture(scope="module")
+def report(written: tuple[AnalysisResult, dict[str, Any]]) -> hd.sr.MeasurementReport:
+    sr = hd.sr.srread(written[1]["sr"])
+    assert sr.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.34"
+    return sr.content
+
+
+def _groups(report: hd.sr.MeasurementReport) -> dict[str, Any]:
+    groups = list(report.get_planar_roi_measurement_groups())
+    groups += list(report.get_image_measurement_groups())
+    return {str(g.tracking_identifier): g for g in groups}
+
+
+def test_every_zone_measurement_is_in_the_sr(report: hd.sr.MeasurementReport) -> None:
+    groups = _groups(report)
+    for zi, zone in enumerate(fakes.ZONE_SHAPES):
+        group = groups[f"frontal/{zone}"]
+        got = {str(m.name.meaning): (float(m.value), m.unit.value) for m in group.get_measurements()}
+        for key, (unit, _) in fakes.ZONE_VALUES.items():
+            from analysis.keys import key_info
+
+            assert got[key_info(key).meaning] == (pytest.approx(fakes.zone_value(key, zi)), unit)
+
+
+def test_measurement_concepts_are_99drmn_and_units_ucum(report: hd.sr.MeasurementReport) -> None:
+    group = _groups(report)["frontal/nose"]
+    for m in group.get_measurements():
+        assert m.name.scheme_designator == "99DRMN"
+        assert m.unit.scheme_designator == "UCUM"
+    codes = {m.name.value for m in group.get_measurements()}
+    assert {"PIG-SPOT-N", "POR-N", "WRK-LEN"} <= codes
+
+
+@pytest.mark.parametrize(
+    ("zone", "site", "laterality"),
+    [
+        ("cheek_left", "36141000", "7771000"),
+        ("periorbital_right", "362916000", "24028007"),
+        ("forehead", "68698007", None),
+        ("chin", "23747009", None),
+        ("nose", "113179006", None),
+        ("face", "73897004", None),
+    ],
+)
+def test_finding_sites_are_snomed_cid_4029(
+    report: hd.sr.MeasurementReport, zone: str, site: str, laterality: str | None
+) -> None:
+    group = _groups(report)[f"frontal/{zone}"]
+    (fs,) = group.finding_sites
+    assert (fs.value.value, fs.value.scheme_designator) == (site, "SCT")
+    lat = fs.laterality
+    assert (lat.value if lat is not None else None) == laterality
+
+
+def test_groups_reference_the_zone_segment(
+    written: tuple[AnalysisResult, dict[str, Any]], report: hd.sr.MeasurementReport
+) -> None:
+    seg = dcmread(written[1]["seg"][0])
+    labels = {int(s.SegmentNumber): str(s.SegmentLabel) for s in seg.SegmentSequence}
+    for zone in fakes.ZONE_SHAPES:
+        group = _groups(report)[f"frontal/{zone}"]
+        ref = group.referenced_segmentation_frame
+        sop = ref[0].ReferencedSOPSequence[0]
+        assert sop.ReferencedSOPInstanceUID == seg.SOPInstanceUID
+        assert labels[int(sop.ReferencedSegmentNumber)] == zone
+        # the highdicom quirk is fixed: no frame number next to the segment number
+        assert "ReferencedFrameNumber" not in sop
+
+
+def test_tracking_uids_follow_patient_view_zone(
+    written: tuple[AnalysisResult, dict[str, Any]], report: hd.sr.MeasurementReport
+) -> None:
+    group = _groups(report)["frontal/cheek_left"]
+    assert group.tracking_uid == tracking_uid("DRMN-0001", "TESTHOSP", "frontal", "cheek_left")
+    seg = dcmread(written[1]["seg"][0])
+    seg_uids = {str(s.SegmentLabel): str(s.TrackingUID) for s in seg.SegmentSequence}
+    assert seg_uids["cheek_left"] == group.tracking_uid
+
+
+def test_scores_quality_and_not_assessed(report: hd.sr.MeasurementReport) -> None:
+    groups = _groups(report)
+    face = groups["frontal/face"]
+    scores = {m.name.value: float(m.value) for m in face.get_measurements()}
+    assert scores["SCORE-PIG"] == 10.0 and scores["SCORE-OIL"] == 60.0
+    evals = {e.name.value: e.value.value for e in face.get_qualitative_evaluations()}
+    assert evals["QA-USABLE"] == "373066001"
+    assert evals["QA-ISSUE"] == "QI-CAST"
+    assert evals["NA-HYDRATION"] == "NOT-ASSESSED"
+    assert evals["NA-UVDAMAGE"] == "NOT-ASSESSED"
+    blurred = groups["left/face"]
+    bevals = {e.name.value: e.value.value for e in blurred.get_qualitative_evaluations()}
+    assert bevals["QA-USABLE"] == "373067005"
+    assert bevals["QA-BLOCKING"] == "QI-BLUR"
+    assert bevals["QA-FACE"] == "373067005"
+    assert not [m for m in blurred.get_measurements() if m.name.value.startswith("SCORE")]
+
+
+def test_not_assessed_reason_is_in_the_document(written: tuple[AnalysisResult, dict[str, Any]]) -> None:
+    texts: list[str] = []
+
+    def walk(items: Any) -> None:
+        for item in items:
+            if item.ValueType == "TEXT":
+                texts.append(str(item.TextValue))
+            if "ContentSequence" in item:
+                walk(item.ContentSequence)
+
+    walk(dcmread(written[1]["sr"]).ContentSequence)
+    assert any(t.startswith("Skin hydration has no valid measure") for t in texts)
+    assert "image is out of focus" in texts
+
+
+def test_observer_is_the_device_with_algorithm(written: tuple[AnalysisResult, dict[str, Any]]) -> None:
+    sr = hd.sr.srread(written[1]["sr"])
+    ctx = {
+        str(i.ConceptNameCodeSequence[0].CodeMeaning): i
+        for i in sr.ContentSequence
+        if i.RelationshipType == "HAS OBS CONTEXT"
+    }
+    assert ctx["Observer Type"].ConceptCodeSequence[0].CodeValue == "121007"
+    assert ctx["Device Observer Name"].TextValue == "dermnode 0.1.0"
+    assert sr.CodingSchemeIdentificationSequence[0].CodingSchemeDesignator == "99DRMN"
+
+
+@pytest.mark.parametrize("charset", ["ISO 2022 IR 149", "ISO_IR 192"])
+def test_korean_names_keep_their_bytes(tmp_path: Path, charset: str) -> None:
+    srcs = fakes.sources(charset=charset)
+    src_path = tmp_path / "src.dcm"
+    srcs[0].save_as(src_path)
+    out = write_outputs(fakes.analysis_result(), srcs, tmp_path / "out")
+    expected = _raw_bytes(src_path, "PatientName")
+    for path in [out["sr"], *out["seg"], out["report_dcm"]]:
+        assert _raw_bytes(path, "PatientName") == expected
+        ds = dcmread(path)
+        assert ds.SpecificCharacterSet == srcs[0].SpecificCharacterSet
+        want = fakes.KOREAN_ISO2022 if charset == "ISO 2022 IR 149" else fakes.KOREAN_UTF8
+        assert str(ds.PatientName) == want
+        assert ds.StudyInstanceUID == fakes.STUDY_UID
+        assert ds.SeriesInstanceUID != fakes.SERIES_UID
+
+
+def test_same_input_same_uids_new_study_version_new_uids(tmp_path: Path) -> None:
+    a = write_outputs(fakes.analysis_result(), fakes.sources(), tmp_path / "a")
+    b = write_outputs(fakes.analysis_result(), fakes.sources(), tmp_path / "b")
+    c = write_outputs(fakes.analysis_result(), fakes.sources(), tmp_path / "c", study_version=2)
+    uid = {k: dcmread(v[k] if k != "seg" else v[k][0]).SOPInstanceUID for k in ("sr", "seg")
+           for v in (a,)}
+    for k in ("sr", "seg"):
+        pick = (lambda d: d[k][0]) if k == "seg" else (lambda d: d[k])
+        assert dcmread(pick(b)).SOPInstanceUID == uid[k]
+        assert dcmread(pick(c)).SOPInstanceUID != uid[k]
+
+
+def test_next_visit_keeps_tracking_uids(tmp_path: Path) -> None:
+    first = hd.sr.srread(write_outputs(fakes.analysis_result(), fakes.sources(), tmp_path / "v1")["sr"])
+    later_src: list[Dataset] = fakes.sources()
+    for i, ds in enumerate(later_src):
+        ds.StudyInstanceUID = "1.2.826.0.1.3680043.10.1410.2.1"
+        ds.SOPInstanceUID = f"1.2.826.0.1.3680043.10.1410.2.3.{i + 1}"
+    result = fakes.analysis_result()
+    for img, ds in zip(result.images, later_src, strict=True):
+        object.__setattr__(img.description, "source", str(ds.SOPInstanceUID))
+    second = hd.sr.srread(write_outputs(result, later_src, tmp_path / "v2")["sr"])
+    g1, g2 = _groups(first.content), _groups(second.content)
+    assert first.SOPInstanceUID != second.SOPInstanceUID
+    for zone in fakes.ZONE_SHAPES:
+        assert g1[f"frontal/{zone}"].tracking_uid == g2[f"frontal/{zone}"].tracking_uid
+
+
+def test_no_source_is_an_encoding_error() -> None:
+    result = fakes.analysis_result()
+    with pytest.raises(EncodingError, match="no image"):
+        build_sr(result, [], {}, OutputUids.of(["1.2.3"], "dermnode", "0.1.0"))
