@@ -18,12 +18,28 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from highdicom.sr import CodedConcept
 from highdicom.coding_schemes import CodingSchemeIdentificationItem
+from highdicom.sr import CodedConcept
 
 from analysis.keys import CONCERNS, KEYS, key_info
 
 __all__ = [
+    "CONCEPT_FACE_FOUND",
+    "CONCEPT_FEATURE_CATEGORY",
+    "CONCEPT_FINDING_QUALITY",
+    "CONCEPT_FINDING_ZONE",
+    "CONCEPT_IMAGE_USABLE",
+    "CONCEPT_MAP_CATEGORY",
+    "CONCEPT_NOT_ASSESSED",
+    "CONCEPT_PROCEDURE",
+    "CONCEPT_QUALITY_BLOCKING",
+    "CONCEPT_QUALITY_ISSUE",
+    "CONCEPT_SPACING_ESTIMATED",
+    "CONCEPT_SPACING_UNKNOWN",
+    "SCT_ABNORMAL_STRUCTURE",
+    "SCT_ANATOMICAL_STRUCTURE",
+    "SCT_NO",
+    "SCT_YES",
     "DRMN",
     "DRMN_SCHEME",
     "FEATURE_CODES",

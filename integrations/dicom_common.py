@@ -141,9 +141,7 @@ def pair_sources(
         When *sources* and ``result.images`` differ in length.
     """
     if len(sources) != len(result.images):
-        raise ValueError(
-            f"sources: {len(sources)} datasets for {len(result.images)} image results"
-        )
+        raise ValueError(f"sources: {len(sources)} datasets for {len(result.images)} image results")
     by_uid = {str(s.SOPInstanceUID): s for s in sources if s is not None and "SOPInstanceUID" in s}
     pairs: list[tuple[ImageResult, Dataset | None]] = []
     for image, positional in zip(result.images, sources, strict=True):

@@ -157,7 +157,9 @@ def tracking_ids(source: Dataset, view: str, name: str) -> tuple[str, str]:
     return f"{view}/{name}", uid
 
 
-def _algorithm(name: str, version: str, family: Any, detail: str) -> hd.AlgorithmIdentificationSequence:
+def _algorithm(
+    name: str, version: str, family: Any, detail: str
+) -> hd.AlgorithmIdentificationSequence:
     return hd.AlgorithmIdentificationSequence(
         name=name,
         family=family,
@@ -167,7 +169,11 @@ def _algorithm(name: str, version: str, family: Any, detail: str) -> hd.Algorith
 
 
 def _zone_description(
-    number: int, zone: ZoneMask, source: Dataset, view: str, algo: hd.AlgorithmIdentificationSequence
+    number: int,
+    zone: ZoneMask,
+    source: Dataset,
+    view: str,
+    algo: hd.AlgorithmIdentificationSequence,
 ) -> hd.seg.SegmentDescription:
     site = zone_site(zone.region)
     tracking_id, tuid = tracking_ids(source, view, zone.region)
@@ -225,7 +231,9 @@ def _map_description(
         segmented_property_category=category,
         segmented_property_type=feature_code(fmap.name),
         algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
-        algorithm_identification=_algorithm(algorithm_name, algorithm_version, family, fmap.algorithm),
+        algorithm_identification=_algorithm(
+            algorithm_name, algorithm_version, family, fmap.algorithm
+        ),
         tracking_uid=tuid,
         tracking_id=tracking_id,
         display_color=_lab(segment_colour(fmap.name)),
@@ -305,9 +313,7 @@ def build_segmentations(
     fractional_maps = [m for m in image.maps if m.kind is MapKind.CONTINUOUS and m.data.any()]
     for name, arr in [(z.region, z.mask) for z in zones] + [(m.name, m.data) for m in image.maps]:
         if arr.shape != shape:
-            raise EncodingError(
-                f"mask {name!r} has shape {arr.shape}, the source image is {shape}"
-            )
+            raise EncodingError(f"mask {name!r} has shape {arr.shape}, the source image is {shape}")
     zone_algo = _algorithm(
         equipment.model_name,
         equipment.software_version,
@@ -439,5 +445,7 @@ def _make(
         for number, key in enumerate(keys, start=1)
         if number in frames
     }
-    kind = MapKind.BINARY if seg_type is hd.seg.SegmentationTypeValues.BINARY else MapKind.CONTINUOUS
+    kind = (
+        MapKind.BINARY if seg_type is hd.seg.SegmentationTypeValues.BINARY else MapKind.CONTINUOUS
+    )
     return SegOutput(seg, kind, refs)

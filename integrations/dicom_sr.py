@@ -35,8 +35,9 @@ across studies finds the same zone and reads the same keys inside it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import highdicom as hd
 from highdicom.sr import CodedConcept
@@ -176,7 +177,11 @@ def _group(
     identifier, tuid = tracking_ids(ctx.source, view, region)
     site = zone_site(region)
     finding_sites = (
-        [hd.sr.FindingSite(site.site, laterality=site.laterality, topographical_modifier=site.modifier)]
+        [
+            hd.sr.FindingSite(
+                site.site, laterality=site.laterality, topographical_modifier=site.modifier
+            )
+        ]
         if site is not None
         else None
     )
@@ -197,7 +202,7 @@ def _group(
         ]
     evaluations = _quality_evaluations(image) if top else None
     finding_type = CONCEPT_FINDING_QUALITY if top and not image.quality.usable else None
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "tracking_identifier": hd.sr.TrackingIdentifier(uid=tuid, identifier=identifier),
         "finding_type": finding_type or CONCEPT_FINDING_ZONE,
         "algorithm_id": ctx.algorithm,
@@ -253,7 +258,7 @@ def _device_observer(equipment: Equipment) -> hd.sr.ObserverContext:
 def build_sr(
     result: AnalysisResult,
     pairs: Sequence[tuple[ImageResult, Dataset]],
-    segmentations: dict[str, Sequence[SegOutput]],
+    segmentations: Mapping[str, Sequence[SegOutput]],
     uids: OutputUids,
     *,
     instance_number: int = 1,

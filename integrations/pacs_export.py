@@ -122,7 +122,9 @@ def _class_name(uid: str) -> str:
     return UID(uid).name or uid
 
 
-def _to_folder(dest: DestinationSettings, datasets: list[tuple[Dataset, str | None]]) -> list[SendResult]:
+def _to_folder(
+    dest: DestinationSettings, datasets: list[tuple[Dataset, str | None]]
+) -> list[SendResult]:
     assert dest.folder is not None  # guaranteed by DestinationSettings validation
     folder = Path(dest.folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -218,12 +220,19 @@ def send_files(
         ) from exc
     if not assoc.is_established:
         if assoc.is_rejected:
-            rsp = assoc.acceptor.primitive
-            permanent = rsp is not None and getattr(rsp, "result", None) == 0x01
+            primitive = assoc.acceptor.primitive
+            permanent = primitive is not None and getattr(primitive, "result", None) == 0x01
             raise PacsDeliveryError(
                 f"destination {dest.name} ({dest.ae_title}) rejected the association"
                 f"{' permanently' if permanent else ''}",
                 retryable=not permanent,
+            )
+        if assoc.rejected_contexts and not assoc.accepted_contexts:
+            names = sorted({_class_name(str(cx.abstract_syntax)) for cx in assoc.rejected_contexts})
+            raise PacsDeliveryError(
+                f"destination {dest.name} did not accept any presentation context "
+                f"({', '.join(names)})",
+                retryable=False,
             )
         raise PacsDeliveryError(
             f"destination {dest.name} ({dest.ae_title}) unreachable or aborted the association",
@@ -233,6 +242,7 @@ def send_files(
         (str(cx.abstract_syntax), str(cx.transfer_syntax[0])) for cx in assoc.accepted_contexts
     }
     results: list[SendResult] = []
+    err: PacsDeliveryError | None
     try:
         for ds, path in datasets:
             sop_class, sop_uid = str(ds.SOPClassUID), str(ds.SOPInstanceUID)
@@ -245,12 +255,6 @@ def send_files(
                 )
                 results.append(SendResult(sop_class, sop_uid, None, err, path))
                 continue
-            if not assoc.is_established:
-                err = PacsDeliveryError(
-                    f"destination {dest.name}: association lost", retryable=True
-                )
-                results.append(SendResult(sop_class, sop_uid, None, err, path))
-                continue
             rsp = assoc.send_c_store(ds)
             status = int(rsp.Status) if rsp is not None and "Status" in rsp else None
             if status is None:
@@ -260,7 +264,9 @@ def send_files(
             elif is_success_status(status):
                 err = None
                 if status != 0:
-                    logger.info("destination %s stored %s with warning 0x%04X", dest.name, name, status)
+                    logger.info(
+                        "destination %s stored %s with warning 0x%04X", dest.name, name, status
+                    )
             else:
                 err = PacsDeliveryError(
                     f"destination {dest.name} refused {name}: status 0x{status:04X}",
@@ -275,7 +281,11 @@ def send_files(
             assoc.release()
     stored = sum(r.ok for r in results)
     logger.info(
-        "destination %s (%s): stored %d of %d object(s)", dest.name, dest.ae_title, stored, len(results)
+        "destination %s (%s): stored %d of %d object(s)",
+        dest.name,
+        dest.ae_title,
+        stored,
+        len(results),
     )
     failures = [r.error for r in results if r.error is not None]
     if failures and raise_on_failure:

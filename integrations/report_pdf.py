@@ -118,7 +118,9 @@ def _font_for(text: str, bold: bool = False) -> str:
 
 
 def format_person_name(pn: str) -> str:
-    """A DICOM PN for display: ``Hong^Gildong=洪^吉洞=홍^길동`` -> ``Hong Gildong / 洪吉洞 / 홍길동``.
+    """A DICOM PN for display.
+
+    ``Hong^Gildong=洪^吉洞=홍^길동`` becomes ``Hong Gildong / 洪吉洞 / 홍길동``.
 
     Alphabetic groups keep a space between family and given name; ideographic and phonetic
     groups (CJK) are written without one, as Korean names are.
@@ -269,7 +271,7 @@ def _header(c: Canvas, page: _Page, index: int, total: int) -> float:
         8,
         bold=True,
     )
-    return y - 10
+    return float(y - 10)
 
 
 def _legend(c: Canvas, image: ImageResult, x: float, y: float, width: float) -> float:

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.integration
 
 #: The only warnings allowed, each justified in docs/dicom-outputs.md.
 ALLOWED_WARNINGS = (
-    re.compile(r"Unrecognized defined term <99DRMN> for value 1 of attribute <Coding Scheme Designator>"),
+    re.compile(
+        r"Unrecognized defined term <99DRMN> for value 1 of attribute <Coding Scheme Designator>"
+    ),
     re.compile(r"is only permitted to be empty when actually unknown.*attribute <Laterality>"),
 )
 
@@ -57,8 +59,12 @@ def test_zero_errors_and_only_justified_warnings(outputs: dict[str, object]) -> 
 def test_dsrdump_prints_the_tree(outputs: dict[str, object]) -> None:
     exe = require_binary("dsrdump")
     proc = subprocess.run(
-        [exe, str(outputs["sr"])], capture_output=True, text=True, check=True,
-        encoding="utf-8", errors="replace",
+        [exe, str(outputs["sr"])],
+        capture_output=True,
+        text=True,
+        check=True,
+        encoding="utf-8",
+        errors="replace",
     )
     tree = proc.stdout
     assert 'CONTAINER:(,,"Imaging Measurement Report")' in tree

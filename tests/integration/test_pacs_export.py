@@ -134,6 +134,7 @@ def test_refused_sop_class_is_not_retryable(orthanc: Orthanc) -> None:
         send_files(orthanc.destination(), [ds], "DERMNODE")
     assert info.value.retryable is False
     assert "did not accept" in str(info.value)
+    assert info.value.status is None
 
 
 def test_object_orthanc_fails_to_store_reports_the_status(orthanc: Orthanc) -> None:
@@ -148,7 +149,8 @@ def test_object_orthanc_fails_to_store_reports_the_status(orthanc: Orthanc) -> N
 
 
 @pytest.mark.parametrize(
-    ("status", "retryable"), [(0xA700, True), (0xA702, True), (0xA900, False), (0xC000, False), (0x0122, False)]
+    ("status", "retryable"),
+    [(0xA700, True), (0xA702, True), (0xA900, False), (0xC000, False), (0x0122, False)],
 )
 def test_failure_status_mapping_on_loopback(status: int, retryable: bool) -> None:
     port = free_port()
@@ -191,8 +193,12 @@ def test_contexts_are_one_per_class_and_syntax(tmp_path: Path) -> None:
     seen: list[tuple[str, str]] = []
     port = free_port()
     ae = AE(ae_title="CTXSCP")
-    for uid in ("1.2.840.10008.5.1.4.1.1.88.34", "1.2.840.10008.5.1.4.1.1.66.4",
-                "1.2.840.10008.5.1.4.1.1.104.1", "1.2.840.10008.5.1.4.1.1.77.1.4"):
+    for uid in (
+        "1.2.840.10008.5.1.4.1.1.88.34",
+        "1.2.840.10008.5.1.4.1.1.66.4",
+        "1.2.840.10008.5.1.4.1.1.104.1",
+        "1.2.840.10008.5.1.4.1.1.77.1.4",
+    ):
         ae.add_supported_context(uid, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2.5"])
 
     def on_request(event: Any) -> None:
@@ -200,7 +206,8 @@ def test_contexts_are_one_per_class_and_syntax(tmp_path: Path) -> None:
             seen.append((str(cx.abstract_syntax), tuple(str(t) for t in cx.transfer_syntax)))
 
     server = ae.start_server(
-        ("127.0.0.1", port), block=False,
+        ("127.0.0.1", port),
+        block=False,
         evt_handlers=[(evt.EVT_REQUESTED, on_request), (evt.EVT_C_STORE, lambda e: 0)],
     )
     try:
@@ -210,12 +217,14 @@ def test_contexts_are_one_per_class_and_syntax(tmp_path: Path) -> None:
         assert all(r.ok for r in results)
     finally:
         server.shutdown()
-    assert sorted(seen) == sorted([
-        ("1.2.840.10008.5.1.4.1.1.88.34", ("1.2.840.10008.1.2.1",)),
-        ("1.2.840.10008.5.1.4.1.1.66.4", ("1.2.840.10008.1.2.1",)),
-        ("1.2.840.10008.5.1.4.1.1.66.4", ("1.2.840.10008.1.2.5",)),
-        ("1.2.840.10008.5.1.4.1.1.104.1", ("1.2.840.10008.1.2.1",)),
-    ])
+    assert sorted(seen) == sorted(
+        [
+            ("1.2.840.10008.5.1.4.1.1.88.34", ("1.2.840.10008.1.2.1",)),
+            ("1.2.840.10008.5.1.4.1.1.66.4", ("1.2.840.10008.1.2.1",)),
+            ("1.2.840.10008.5.1.4.1.1.66.4", ("1.2.840.10008.1.2.5",)),
+            ("1.2.840.10008.5.1.4.1.1.104.1", ("1.2.840.10008.1.2.1",)),
+        ]
+    )
 
 
 def test_folder_destination_copies_files(tmp_path: Path) -> None:
@@ -223,7 +232,8 @@ def test_folder_destination_copies_files(tmp_path: Path) -> None:
     dest = DestinationSettings(name="box", kind="folder", folder=tmp_path / "box")
     results = send_files(dest, [out["sr"], fakes.source_dataset(0)], "DERMNODE")
     assert [Path(r.path).name for r in results if r.path] == [
-        f"{results[0].sop_instance_uid}.dcm", f"{fakes.source_uid(0)}.dcm"
+        f"{results[0].sop_instance_uid}.dcm",
+        f"{fakes.source_uid(0)}.dcm",
     ]
     assert (tmp_path / "box" / Path(results[0].path or "").name).read_bytes() == Path(
         str(out["sr"])

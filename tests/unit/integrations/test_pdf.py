@@ -124,7 +124,12 @@ def test_write_outputs_lists_every_file(tmp_path: Path) -> None:
     out = write_outputs(fakes.analysis_result(), fakes.sources(), tmp_path, secondary_capture=True)
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == [
-        "report.dcm", "report.pdf", "sc-1.dcm", "seg-1-maps.dcm", "seg-1.dcm", "sr.dcm"
+        "report.dcm",
+        "report.pdf",
+        "sc-1.dcm",
+        "seg-1-maps.dcm",
+        "seg-1.dcm",
+        "sr.dcm",
     ]
     assert out["seg"] == [str(tmp_path / "seg-1.dcm"), str(tmp_path / "seg-1-maps.dcm")]
     assert out["sc"] == [str(tmp_path / "sc-1.dcm")]

@@ -83,8 +83,9 @@ def test_segment_coding(built) -> None:  # type: ignore[no-untyped-def]
     # the modifier must not leak into the shared code constant (right cheek has its own)
     right = segs["cheek_right"].SegmentedPropertyTypeCodeSequence[0]
     assert right.SegmentedPropertyTypeModifierCodeSequence[0].CodeValue == "24028007"
-    assert "SegmentedPropertyTypeModifierCodeSequence" not in (
-        segs["forehead"].SegmentedPropertyTypeCodeSequence[0]
+    assert (
+        "SegmentedPropertyTypeModifierCodeSequence"
+        not in (segs["forehead"].SegmentedPropertyTypeCodeSequence[0])
     )
     spots = segs["spots"]
     assert spots.SegmentedPropertyTypeCodeSequence[0].CodingSchemeDesignator == "99DRMN"

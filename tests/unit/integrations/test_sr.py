@@ -48,7 +48,9 @@ def test_every_zone_measurement_is_in_the_sr(report: hd.sr.MeasurementReport) ->
     groups = _groups(report)
     for zi, zone in enumerate(fakes.ZONE_SHAPES):
         group = groups[f"frontal/{zone}"]
-        got = {str(m.name.meaning): (float(m.value), m.unit.value) for m in group.get_measurements()}
+        got = {
+            str(m.name.meaning): (float(m.value), m.unit.value) for m in group.get_measurements()
+        }
         for key, (unit, _) in fakes.ZONE_VALUES.items():
             from analysis.keys import key_info
 
@@ -128,7 +130,9 @@ def test_scores_quality_and_not_assessed(report: hd.sr.MeasurementReport) -> Non
     assert not [m for m in blurred.get_measurements() if m.name.value.startswith("SCORE")]
 
 
-def test_not_assessed_reason_is_in_the_document(written: tuple[AnalysisResult, dict[str, Any]]) -> None:
+def test_not_assessed_reason_is_in_the_document(
+    written: tuple[AnalysisResult, dict[str, Any]],
+) -> None:
     texts: list[str] = []
 
     def walk(items: Any) -> None:
@@ -143,7 +147,9 @@ def test_not_assessed_reason_is_in_the_document(written: tuple[AnalysisResult, d
     assert "image is out of focus" in texts
 
 
-def test_observer_is_the_device_with_algorithm(written: tuple[AnalysisResult, dict[str, Any]]) -> None:
+def test_observer_is_the_device_with_algorithm(
+    written: tuple[AnalysisResult, dict[str, Any]],
+) -> None:
     sr = hd.sr.srread(written[1]["sr"])
     ctx = {
         str(i.ConceptNameCodeSequence[0].CodeMeaning): i
@@ -173,19 +179,22 @@ def test_korean_names_keep_their_bytes(tmp_path: Path, charset: str) -> None:
 
 
 def test_same_input_same_uids_new_study_version_new_uids(tmp_path: Path) -> None:
-    a = write_outputs(fakes.analysis_result(), fakes.sources(), tmp_path / "a")
-    b = write_outputs(fakes.analysis_result(), fakes.sources(), tmp_path / "b")
-    c = write_outputs(fakes.analysis_result(), fakes.sources(), tmp_path / "c", study_version=2)
-    uid = {k: dcmread(v[k] if k != "seg" else v[k][0]).SOPInstanceUID for k in ("sr", "seg")
-           for v in (a,)}
-    for k in ("sr", "seg"):
-        pick = (lambda d: d[k][0]) if k == "seg" else (lambda d: d[k])
-        assert dcmread(pick(b)).SOPInstanceUID == uid[k]
-        assert dcmread(pick(c)).SOPInstanceUID != uid[k]
+    def uids(out: dict[str, Any]) -> tuple[str, str]:
+        return dcmread(out["sr"]).SOPInstanceUID, dcmread(out["seg"][0]).SOPInstanceUID
+
+    a = uids(write_outputs(fakes.analysis_result(), fakes.sources(), tmp_path / "a"))
+    b = uids(write_outputs(fakes.analysis_result(), fakes.sources(), tmp_path / "b"))
+    c = uids(
+        write_outputs(fakes.analysis_result(), fakes.sources(), tmp_path / "c", study_version=2)
+    )
+    assert a == b
+    assert a[0] != c[0] and a[1] != c[1]
 
 
 def test_next_visit_keeps_tracking_uids(tmp_path: Path) -> None:
-    first = hd.sr.srread(write_outputs(fakes.analysis_result(), fakes.sources(), tmp_path / "v1")["sr"])
+    first = hd.sr.srread(
+        write_outputs(fakes.analysis_result(), fakes.sources(), tmp_path / "v1")["sr"]
+    )
     later_src: list[Dataset] = fakes.sources()
     for i, ds in enumerate(later_src):
         ds.StudyInstanceUID = "1.2.826.0.1.3680043.10.1410.2.1"
