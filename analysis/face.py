@@ -29,6 +29,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import cv2
 import numpy as np
@@ -128,22 +129,33 @@ class FaceGeometry:
 
 @cache
 def _cascade(name: str) -> cv2.CascadeClassifier:
-    path = str(cv2.data.haarcascades) + name
+    path = str(cv2.data.haarcascades) + name  # type: ignore[attr-defined]
     c = cv2.CascadeClassifier(path)
     if c.empty():  # pragma: no cover - broken OpenCV install
         raise RuntimeError(f"cannot load OpenCV cascade {name}")
     return c
 
 
-def _to_gray_u8(image: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]:
-    if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
-    elif image.dtype != np.uint8:
-        image = (np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
-    return np.asarray(cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY))
+def _to_gray_u8(image: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
+    rgb: npt.NDArray[Any] = image
+    if rgb.dtype == np.uint16:
+        rgb = (rgb >> 8).astype(np.uint8)
+    elif rgb.dtype != np.uint8:
+        rgb = (np.clip(np.asarray(rgb, dtype=np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+    return np.asarray(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY), np.uint8)
 
 
-def _largest(boxes: npt.NDArray[np.int32] | tuple[()]) -> tuple[int, int, int, int] | None:
+def _detect(
+    cascade: str, gray: npt.NDArray[Any], min_side: int
+) -> tuple[int, int, int, int] | None:
+    """The largest detection of *cascade* in *gray*, or None."""
+    boxes = _cascade(cascade).detectMultiScale(
+        gray, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side)
+    )
+    return _largest(boxes)
+
+
+def _largest(boxes: Any) -> tuple[int, int, int, int] | None:
     if len(boxes) == 0:
         return None
     best = max(boxes, key=lambda b: int(b[2]) * int(b[3]))
@@ -159,10 +171,13 @@ def _find_eyes(
     x1, y1 = min(gray.shape[1], int(bx + bw)), min(gray.shape[0], int(by + 0.62 * bh))
     if x1 - x0 < 8 or y1 - y0 < 8:
         return None
-    roi = gray[y0:y1, x0:x1]
     f = _EYE_FACE_WIDTH / float(x1 - x0)
-    roi = cv2.resize(
-        roi, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR
+    roi: npt.NDArray[Any] = cv2.resize(
+        gray[y0:y1, x0:x1],
+        None,
+        fx=f,
+        fy=f,
+        interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR,
     )
     side = _EYE_FACE_WIDTH // 10
     found = _cascade("haarcascade_eye.xml").detectMultiScale(
@@ -204,20 +219,19 @@ def detect_face(
     gray_full = _to_gray_u8(image)
     h, w = gray_full.shape
     f = min(1.0, _DETECT_LONG_SIDE / max(h, w))
-    gray = (
-        cv2.resize(gray_full, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    gray: npt.NDArray[np.uint8] = (
+        cv2.resize(gray_full, None, fx=f, fy=f, interpolation=cv2.INTER_AREA).astype(np.uint8)
         if f < 1
         else gray_full
     )
-    gray = cv2.equalizeHist(gray)
+    gray = np.asarray(cv2.equalizeHist(gray), np.uint8)
     min_side = max(24, int(0.08 * min(gray.shape)))
-    kw = {"scaleFactor": 1.1, "minNeighbors": 5, "minSize": (min_side, min_side)}
     if view in (View.LEFT, View.RIGHT):
-        prof = _cascade("haarcascade_profileface.xml")
-        box = _largest(prof.detectMultiScale(gray, **kw))
+        prof = "haarcascade_profileface.xml"
+        box = _detect(prof, gray, min_side)
         mirrored = False
         if box is None:
-            box = _largest(prof.detectMultiScale(np.ascontiguousarray(gray[:, ::-1]), **kw))
+            box = _detect(prof, np.ascontiguousarray(gray[:, ::-1]), min_side)
             if box is not None:
                 bx, by, bw, bh = box
                 box = (gray.shape[1] - bx - bw, by, bw, bh)
@@ -230,7 +244,7 @@ def detect_face(
             ey = by + 0.40 * bh
             eyes = ((ex - 0.12 * bw, ey), (ex + 0.12 * bw, ey))
             return FaceGeometry((bx, by, bw, bh), eyes, False, str(view), nose_left)
-    box = _largest(_cascade("haarcascade_frontalface_default.xml").detectMultiScale(gray, **kw))
+    box = _detect("haarcascade_frontalface_default.xml", gray, min_side)
     if box is None:
         return None
     fb = (box[0] / f, box[1] / f, box[2] / f, box[3] / f)
@@ -303,15 +317,38 @@ _LATERAL_ZONES: tuple[tuple[str, _Pred], ...] = (
 )
 
 
+def _grid(
+    shape: tuple[int, int], step: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pixel-centre coordinates ``(ys (h, 1), xs (1, w))`` of a grid subsampled by *step*."""
+    h, w = shape
+    ys = torch.arange(0, h, step, device=device, dtype=torch.float32) + (step - 1) / 2.0
+    xs = torch.arange(0, w, step, device=device, dtype=torch.float32) + (step - 1) / 2.0
+    return ys.view(-1, 1), xs.view(1, -1)
+
+
+def _up(mask: torch.Tensor, shape: tuple[int, int], step: int) -> torch.Tensor:
+    """Nearest-neighbour upsampling of a coarse-grid mask back to *shape*."""
+    if step == 1:
+        return mask
+    big = mask.repeat_interleave(step, 0).repeat_interleave(step, 1)
+    return big[: shape[0], : shape[1]].contiguous()
+
+
+def _step(scale_px: float) -> int:
+    # the template is smooth: rasterise it with >= 100 samples per inter-ocular distance
+    return max(1, int(scale_px // 100))
+
+
 def _frontal_template(
     face: FaceGeometry, shape: tuple[int, int], device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-    h, w = shape
     cx, cy = face.eye_mid
     d = max(face.iod_px, 1.0)
+    step = _step(d)
     c, s = math.cos(face.roll_rad), math.sin(face.roll_rad)
-    ys = torch.arange(h, device=device, dtype=torch.float32).view(h, 1) - cy
-    xs = torch.arange(w, device=device, dtype=torch.float32).view(1, w) - cx
+    ys, xs = _grid(shape, step, device)
+    ys, xs = ys - cy, xs - cx
     u = (xs * c + ys * s) / d
     v = (-xs * s + ys * c) / d
     inside = _FACE(u, v)
@@ -323,23 +360,23 @@ def _frontal_template(
     for region, pred in _FRONTAL_ZONES:
         m = pred(u, v) & inside & ~taken
         taken |= m
-        zones[str(region)] = m
+        zones[str(region)] = _up(m, shape, step)
     # cheeks and nose: rarely covered by hair, unlike the forehead
     seed = (
         inside & ~excluded & (_box(-0.9, 0.9, 0.3, 0.6)(u, v) | _box(-0.12, 0.12, 0.1, 0.5)(u, v))
     )
-    return inside & ~excluded, seed, zones
+    return _up(inside & ~excluded, shape, step), _up(seed, shape, step), zones
 
 
 def _lateral_template(
     face: FaceGeometry, shape: tuple[int, int], device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-    h, w = shape
     bx, by, bw, bh = face.box
     side = face.profile or "left"
+    step = _step(0.45 * bw)
+    ys, xs = _grid(shape, step, device)
+    ys, xs = (ys - by) / bh, (xs - bx) / bw
     # s runs from the nose side (0) to the ear side (1)
-    ys = (torch.arange(h, device=device, dtype=torch.float32).view(h, 1) - by) / bh
-    xs = (torch.arange(w, device=device, dtype=torch.float32).view(1, w) - bx) / bw
     sx = xs if face.nose_left else 1.0 - xs
     inside = _ellipse(0.45, 0.45, 0.6, 0.65)(sx, ys)
     taken = torch.zeros_like(inside)
@@ -348,10 +385,10 @@ def _lateral_template(
         m = pred(sx, ys) & inside & ~taken
         taken |= m
         region = f"{name}_{side}" if name in ("periorbital", "cheek") else name
-        zones[region] = m
+        zones[region] = _up(m, shape, step)
     seed = inside & _box(0.3, 0.7, 0.5, 0.8)(sx, ys)
     eye = _ellipse(0.35, 0.38, 0.1, 0.06)(sx, ys)
-    return inside & ~eye, seed, zones
+    return _up(inside & ~eye, shape, step), _up(seed, shape, step), zones
 
 
 def _robust(x: torch.Tensor, floor: float) -> tuple[torch.Tensor, torch.Tensor]:

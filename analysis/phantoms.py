@@ -166,7 +166,11 @@ class PhantomTruth:
         return tuple(ln for ln in self.lines if ln.kind == "wrinkle")
 
     def area_pct(self, name: str) -> float:
-        """Percentage of the image covered by truth mask *name* (spots, red_patch, shine)."""
+        """Percentage of the image covered by truth mask *name*.
+
+        Names: ``spots``, ``red_patch``, ``red`` (the patch plus the lesions' half-maximum
+        disks), ``shine``.
+        """
         m = self.masks[name]
         return 100.0 * float(m.mean())
 
@@ -193,7 +197,9 @@ class _Placer:
     ) -> tuple[float, float]:
         h, w = self.shape
         margin = radius_px + gap_px
-        c_lo, c_hi = cols if cols is not None else (margin, w - margin)
+        c_lo, c_hi = (
+            (cols[0] + margin, cols[1] - margin) if cols is not None else (margin, w - margin)
+        )
         for _ in range(2000):
             r = self.rng.uniform(margin, h - margin)
             c = self.rng.uniform(max(c_lo, margin), min(c_hi, w - margin))
@@ -247,8 +253,9 @@ def _texture(
     s1 = max(0.1 / spacing_mm, 0.5)
     s2 = 1.0 / spacing_mm
     band = cv2.GaussianBlur(white, (0, 0), s1) - cv2.GaussianBlur(white, (0, 0), s2)
-    band = band.astype(np.float64)
-    return (band - band.mean()) / max(float(band.std()), 1e-9)
+    out = band.astype(np.float64)
+    norm: npt.NDArray[np.float64] = (out - out.mean()) / max(float(out.std()), 1e-9)
+    return norm
 
 
 def make_phantom(spec: PhantomSpec | None = None) -> Phantom:
@@ -324,6 +331,7 @@ def make_phantom(spec: PhantomSpec | None = None) -> Phantom:
         masks["spots"] = spot_mask
 
     lesions: list[Disk] = []
+    lesion_mask = np.zeros(shape, dtype=bool)
     for _ in range(spec.n_lesions):
         rad = 0.5 * spec.lesion_diameter_mm * px
         r, c = placer.place(rad, 2 * px)
@@ -334,7 +342,10 @@ def make_phantom(spec: PhantomSpec | None = None) -> Phantom:
             -0.5 * ((ly - r) ** 2 + (lx - c) ** 2) / sigma**2
         )
         lesions.append(Disk(r, c, spec.lesion_diameter_mm))
+        lesion_mask[win] |= np.hypot(ly - r, lx - c) <= 1.1774 * sigma  # half maximum
 
+    if spec.n_lesions or red_patch is not None:
+        masks["red"] = masks.get("red_patch", np.zeros(shape, dtype=bool)) | lesion_mask
     pores: list[Disk] = []
     pore_od = np.zeros(shape)
     for _ in range(spec.n_pores):

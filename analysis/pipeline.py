@@ -36,7 +36,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 import torch
-from monai.transforms import Compose, MapTransform, Transform
+from monai.transforms.compose import Compose
+from monai.transforms.transform import MapTransform, Transform
 
 from analysis.color import (
     grey_world_gains,
@@ -171,7 +172,7 @@ class WorkingFrame(Transform):
             scale = min(scale, self.working_long_side * 1.25 / max(x1 - x0, y1 - y0))
         return Frame(x0, y0, x1, y1, scale, (h, w))
 
-    def __call__(
+    def __call__(  # type: ignore[override]
         self, image: npt.NDArray[Any], face: FaceGeometry | None
     ) -> tuple[npt.NDArray[Any], Frame]:
         """Return the working image (same dtype) and its :class:`Frame`."""
@@ -212,7 +213,9 @@ class WhiteBalance(Transform):
             return torch.ones(3, dtype=thumb_linear.dtype, device=thumb_linear.device)
         return grey_world_gains(thumb_linear, reference, self.max_gain)
 
-    def __call__(self, rgb_linear: torch.Tensor, gains: torch.Tensor) -> torch.Tensor:
+    def __call__(  # type: ignore[override]
+        self, rgb_linear: torch.Tensor, gains: torch.Tensor
+    ) -> torch.Tensor:
         """Apply per-channel *gains*."""
         return rgb_linear * gains.to(rgb_linear.device).view(3, 1, 1)
 
@@ -228,7 +231,7 @@ class ToLab(Transform):
 class FaceZones(Transform):
     """CIELAB + face (working coordinates) -> skin mask and region masks."""
 
-    def __call__(
+    def __call__(  # type: ignore[override]
         self, lab: torch.Tensor, face: FaceGeometry | None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Zones on a face, else the skin mask as region ``skin``."""
@@ -241,7 +244,7 @@ class QualityGate(Transform):
     def __init__(self, thresholds: QualityThresholds | None = None) -> None:
         self.thresholds = thresholds or QualityThresholds()
 
-    def __call__(
+    def __call__(  # type: ignore[override]
         self,
         source: npt.NDArray[Any],
         work: npt.NDArray[Any],

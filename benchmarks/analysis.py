@@ -107,20 +107,33 @@ def main() -> int:
     rows = []
     for dev in devices:
         for mp in a.sizes:
-            cmd = [sys.executable, __file__, "--child", str(mp), dev, "--threads", str(a.threads),
-                   "--repeats", str(a.repeats)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                str(mp),
+                dev,
+                "--threads",
+                str(a.threads),
+                "--repeats",
+                str(a.repeats),
+            ]
             r = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if r.returncode != 0:
                 print(r.stderr, file=sys.stderr)
                 return 1
             rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
-    print(f"| photo | size (px) | device | threads | latency median (s) | peak RSS (MB) "
-          f"| GPU peak (MB) | usable |")
+    print(
+        "| photo | size (px) | device | threads | latency median (s) | peak RSS (MB) "
+        "| GPU peak (MB) | usable |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['mp']:.0f} MP | {r['shape'][1]}x{r['shape'][0]} | {r['device']} "
-              f"| {r['threads'] if r['device'] == 'cpu' else '-'} | {r['median_s']:.2f} "
-              f"| {r['peak_rss_mb']:.0f} | {r['gpu_peak_mb']:.0f} | {r['usable']} |")
+        print(
+            f"| {r['mp']:.0f} MP | {r['shape'][1]}x{r['shape'][0]} | {r['device']} "
+            f"| {r['threads'] if r['device'] == 'cpu' else '-'} | {r['median_s']:.2f} "
+            f"| {r['peak_rss_mb']:.0f} | {r['gpu_peak_mb']:.0f} | {r['usable']} |"
+        )
     return 0
 
 

@@ -56,8 +56,8 @@ def _load_image(path: Path, view: View, spacing_mm: float | None) -> LoadedInput
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
+        with Image.open(path) as opened:
+            im = ImageOps.exif_transpose(opened)
             if im.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grey
                 arr16 = np.array(im, dtype=np.uint16)
                 pixels: npt.NDArray[Any] = np.repeat(arr16[..., None], 3, axis=2)
@@ -123,7 +123,7 @@ def render_overlay(
     size = (max(1, round(w * f)), max(1, round(h * f)))
 
     def small(mask: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
-        m = mask.astype(np.uint8)
+        m: npt.NDArray[Any] = mask.astype(np.uint8)
         if f < 1.0:
             m = cv2.resize(m, size, interpolation=cv2.INTER_NEAREST)
         return m.astype(bool)

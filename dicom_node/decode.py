@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.pixels import pixel_array
+from pydicom.pixels.utils import pixel_array
 
 from analysis.errors import InputRejected
 from analysis.types import ImageDescription, View

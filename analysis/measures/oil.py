@@ -5,7 +5,9 @@ Method (see ``docs/methods/measures.md``)
 By the dichromatic reflection model (Shafer 1985) a shiny pixel is diffuse skin colour plus
 white (illuminant-coloured, after white balance) light ``w``. With ``m = min(R, G, B)`` and
 ``Y`` the luminance in linear RGB, and ``q`` the local ratio ``m / Y`` of the surrounding
-skin (masked Gaussian, sigma 4 mm, recomputed without the first-pass highlights), the white
+skin (masked Gaussian, sigma 4 mm, over "typical" skin: pixels whose ``m / Y`` lies
+within 3 robust SDs of the skin's median, which leaves out highlights, spots and red
+lesions), the white
 light is ``w = (m - q Y) / (1 - q)``; diffuse shading scales ``m`` and ``Y`` together and
 leaves ``w = 0``. A pixel shines when ``w``, smoothed at 0.2 mm, is >= 10 % of the local
 skin luminance (hysteresis down to 5 %) and the pixel is brighter than its surroundings.
@@ -47,9 +49,9 @@ _LUMA = (0.2126729, 0.7151522, 0.0721750)
 def _white_fraction(
     m: torch.Tensor, y: torch.Tensor, skin: torch.Tensor, sigma: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    q = masked_blur(m, skin, sigma) / masked_blur(y, skin, sigma).clamp(min=1e-4)
-    q = q.clamp(0.0, 0.95)
-    y_bg = masked_blur(y, skin, sigma).clamp(min=1e-4)
+    bg = masked_blur(torch.stack((m, y)), skin, sigma)
+    y_bg = bg[1].clamp(min=1e-4)
+    q = (bg[0] / y_bg).clamp(0.0, 0.95)
     w = (m - q * y) / (1.0 - q)
     return w / y_bg, y_bg
 
@@ -61,16 +63,19 @@ def shine_mask(img: SkinImage) -> np.ndarray:
     m = rgb.min(dim=0).values
     skin = img.skin.to(torch.bool)
     px = 1.0 / img.scale_mm
-    sigma = BACKGROUND_MM * px
-    frac, _ = _white_fraction(m, y, skin, sigma)
-    first = gaussian_blur(frac, SMOOTH_MM * px) >= WEAK
-    clean = skin & ~(gaussian_blur(first.float(), 1.0 * px) > 0.05)
-    if int(clean.sum().item()) < 0.05 * int(skin.sum().item()):
+    sm = gaussian_blur(torch.stack((m, y)), SMOOTH_MM * px)
+    # background from typical skin only: pixels whose whiteness m / Y is near the skin's
+    # median (highlights are whiter, spots and red lesions less white)
+    q_px = sm[0] / sm[1].clamp(min=1e-4)
+    vals = q_px[skin]
+    sub = vals[:: max(1, vals.numel() // 250_000)].cpu()
+    q0 = float(sub.median().item()) if sub.numel() else 0.0
+    mad = float((sub - q0).abs().median().item()) if sub.numel() else 0.0
+    clean = skin & ((q_px - q0).abs() <= max(3.0 * 1.4826 * mad, 0.02))
+    if int(clean.sum().item()) < 0.05 * max(1, int(skin.sum().item())):
         clean = skin
-    frac, y_bg = _white_fraction(m, y, clean, sigma)
-    frac = gaussian_blur(frac, SMOOTH_MM * px)
-    brighter = gaussian_blur(y, SMOOTH_MM * px) > y_bg
-    ok = skin & brighter
+    frac, y_bg = _white_fraction(sm[0], sm[1], clean, BACKGROUND_MM * px)
+    ok = skin & (sm[1] > y_bg)
     f = frac.cpu().numpy()
     ok_np = ok.cpu().numpy()
     return hysteresis((f >= WEAK) & ok_np, (f >= STRONG) & ok_np)

@@ -93,8 +93,10 @@ def spot_mask(mi: torch.Tensor, img: SkinImage) -> np.ndarray:
     n = int(labels.max())
     if n == 0:
         return np.zeros(excess.shape, dtype=bool)
+    sel_lab, sel_ex = labels[cand], excess[cand]
+    order = np.argsort(sel_ex, kind="stable")
     peak = np.zeros(n + 1)
-    np.maximum.at(peak, labels.ravel(), excess.ravel())
+    peak[sel_lab[order]] = sel_ex[order]  # the last write per label is its maximum
     core = cand & (excess >= 0.5 * peak[labels])
     labels, stats, _ = components(core)
     n = int(labels.max())
@@ -158,7 +160,7 @@ def measure(img: SkinImage) -> ConcernOutput:
     smooth = gaussian_blur(mi, MELASMA_SMOOTH_MM * px)
     agg = _aggregate(img)
     ref_vals = smooth[agg]
-    ref = float(torch.quantile(ref_vals[:: max(1, ref_vals.numel() // 1_000_000)], 0.25).item())
+    ref = _quantile(ref_vals, 0.25)
     excess = smooth - ref
 
     out: list[Measurement] = []
@@ -201,6 +203,15 @@ def measure(img: SkinImage) -> ConcernOutput:
     )
     logger.debug("pigmentation: %d spots", n_spots)
     return ConcernOutput(tuple(out), maps)
+
+
+def _quantile(vals: torch.Tensor, q: float) -> float:
+    """The *q* quantile of a 1-D tensor, from at most ~250 000 evenly strided samples."""
+    if vals.numel() == 0:
+        return 0.0
+    sub = vals[:: max(1, vals.numel() // 250_000)]
+    k = min(sub.numel(), max(1, int(round(q * (sub.numel() - 1))) + 1))
+    return float(torch.kthvalue(sub.cpu(), k).values.item())
 
 
 def _median(x: torch.Tensor, mask: torch.Tensor) -> float:

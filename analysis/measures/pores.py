@@ -3,7 +3,7 @@
 Method (see ``docs/methods/measures.md``)
 -----------------------------------------
 Dark blobs of L* found by the multi-scale, scale-normalised Laplacian of Gaussian
-(Lindeberg 1998) at five scales covering pore diameters of 0.1-0.5 mm
+(Lindeberg 1998) at scales (ratio 1.25) covering pore diameters of 0.1-0.5 mm
 (``sigma = d / (2 sqrt 2)``, the optimal scale of a uniform disk), never below
 0.7 px, so at a coarse working resolution the smallest detectable pore is ~2 px wide.
 A pore is a local maximum in space and scale with a response >= 1.5 L* (a Gaussian pit of
@@ -22,10 +22,17 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812
 
 from analysis.measures.base import ConcernOutput, SkinImage
-from analysis.measures.filters import Blobs, blob_detect, disk_mask, measurement, region_items
+from analysis.measures.filters import (
+    Blobs,
+    blob_detect,
+    disk_mask,
+    max_filter,
+    measurement,
+    region_items,
+    scale_series,
+)
 from analysis.types import FeatureMap, MapKind, Measurement
 
 __all__ = ["detect_pores", "measure"]
@@ -33,7 +40,7 @@ __all__ = ["detect_pores", "measure"]
 logger = logging.getLogger(__name__)
 
 PORE_DIAMETER_MM = (0.1, 0.5)
-PORE_SCALES = 5
+PORE_SCALE_STEP = 1.25
 PORE_RESPONSE = 2.0  # L* units
 PORE_MIN_RATIO = 0.5
 ENLARGED_MM = 0.25
@@ -43,18 +50,16 @@ MIN_SIGMA_PX = 0.7
 def _sigmas(scale_mm: float) -> list[float]:
     k = 2.0 * math.sqrt(2.0)
     lo = max(PORE_DIAMETER_MM[0] / k / scale_mm, MIN_SIGMA_PX)
-    hi = max(PORE_DIAMETER_MM[1] / k / scale_mm, lo * 1.5)
-    n = PORE_SCALES
-    return [lo * (hi / lo) ** (i / (n - 1)) for i in range(n)]
+    hi = max(PORE_DIAMETER_MM[1] / k / scale_mm, lo)
+    return scale_series(lo, hi, PORE_SCALE_STEP)
 
 
 def detect_pores(img: SkinImage) -> Blobs:
     """Detect pores (dark round blobs of L*) inside the skin mask."""
     sig = _sigmas(img.scale_mm)
     margin = max(1, int(math.ceil(2 * sig[-1])))
-    not_skin = (~img.skin.to(torch.bool)).to(torch.float32)[None, None]
-    near_edge = F.max_pool2d(not_skin, 2 * margin + 1, stride=1, padding=margin)[0, 0] > 0
-    inner = img.skin.to(torch.bool) & ~near_edge
+    not_skin = (~img.skin.to(torch.bool)).to(torch.float32)
+    inner = max_filter(not_skin, 2 * margin + 1) <= 0
     return blob_detect(
         img.lab[0].to(torch.float32), sig, PORE_RESPONSE, inner, min_ratio=PORE_MIN_RATIO
     )

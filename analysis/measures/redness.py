@@ -30,6 +30,7 @@ from analysis.measures.filters import (
     measurement,
     region_fraction,
     region_items,
+    scale_series,
     unmix_chromophores,
 )
 from analysis.types import FeatureMap, MapKind, Measurement
@@ -41,7 +42,7 @@ logger = logging.getLogger(__name__)
 RED_SMOOTH_MM = 0.5
 RED_EXCESS = 6.0  # EI units above the skin baseline
 LESION_DIAMETER_MM = (1.5, 5.0)
-LESION_SCALES = 4
+LESION_SCALE_STEP = 1.5
 LESION_RESPONSE = 3.0
 LESION_MIN_RATIO = 0.5
 ERYTHEMA_MAP_MAX = 50.0
@@ -60,12 +61,10 @@ def _baseline_region(img: SkinImage) -> torch.Tensor:
     return img.skin.to(torch.bool)
 
 
-def _sigmas(lo_mm: float, hi_mm: float, n: int, scale_mm: float) -> list[float]:
+def _sigmas(lo_mm: float, hi_mm: float, scale_mm: float) -> list[float]:
     k = 2.0 * math.sqrt(2.0)
-    lo, hi = lo_mm / k / scale_mm, hi_mm / k / scale_mm
-    lo = max(lo, 0.7)
-    hi = max(hi, lo * 1.2)
-    return [lo * (hi / lo) ** (i / (n - 1)) for i in range(n)]
+    lo = max(lo_mm / k / scale_mm, 0.7)
+    return scale_series(lo, max(hi_mm / k / scale_mm, lo), LESION_SCALE_STEP)
 
 
 @torch.no_grad()
@@ -80,7 +79,7 @@ def measure(img: SkinImage) -> ConcernOutput:
     smooth = gaussian_blur(ei, RED_SMOOTH_MM * px)
     red = ((smooth - baseline >= RED_EXCESS) & skin).cpu().numpy()
 
-    sig = _sigmas(*LESION_DIAMETER_MM, LESION_SCALES, img.scale_mm)
+    sig = _sigmas(*LESION_DIAMETER_MM, img.scale_mm)
     blobs = blob_detect(ei, sig, LESION_RESPONSE, skin, dark=False, min_ratio=LESION_MIN_RATIO)
     lesions = disk_mask(red.shape, blobs)
 

@@ -45,7 +45,7 @@ def band_pass(img: SkinImage) -> torch.Tensor:
     skin = img.skin.to(torch.bool)
     fine = masked_blur(logy, skin, max(FINE_SIGMA_MM / img.scale_mm, MIN_SIGMA_PX))
     coarse = masked_blur(logy, skin, COARSE_SIGMA_MM / img.scale_mm)
-    return (fine - coarse) * skin
+    return torch.where(skin, fine - coarse, torch.zeros_like(fine))
 
 
 @torch.no_grad()

@@ -9,11 +9,13 @@ contrast) is computed over six scales, sigma = 0.12, 0.2, 0.3 mm (fine) and 0.45
 peaks at ``sigma = sqrt(2) sigma_line``, i.e. at ``FWHM / 1.67``: the fine scales take lines
 narrower than about 0.6 mm, the wrinkle scales wider ones. Pixels with vesselness >= 0.5
 (a valley of >= ~3 L* depth) seed a hysteresis down to >= 0.2 (~1.7 L*). Each connected
-line is thinned (Zhang & Suen 1984) and its skeleton length measured (4-links 1,
-unbridged diagonal links sqrt 2); lines shorter than 3 mm or less than 3 times as long as
-wide are dropped. A line is a *wrinkle* when most of its vesselness comes from the wrinkle
-scales, otherwise a *fine line*. Per region: length = skeleton length inside; count = lines
-with at least 3 mm (or half their length) inside; area % = line pixels (both kinds).
+line is thinned (Zhang & Suen 1984) and its skeleton length measured with Kulpa's (1977)
+chain-code weights; lines shorter than 3 mm or less than 3 times as long as wide are
+dropped, and so is a band of 2 x the largest sigma along the image border. A line is a
+*wrinkle* when most of its vesselness comes from the wrinkle scales, otherwise a *fine
+line*; a fine line keeps only its pixels that pass at the fine scales (the wrinkle scales
+widen and lengthen it). Per region: length = skeleton length inside; count = lines with at
+least 3 mm (or half their length) inside; area % = line pixels (both kinds).
 ``wrinkles.count`` / ``wrinkles.length_mm`` are the wrinkles only,
 ``wrinkles.fine_lines.*`` the fine lines only, ``wrinkles.area_pct`` covers both.
 """
@@ -95,8 +97,13 @@ def detect_lines(img: SkinImage) -> LineSet:
         v_deep, _ = frangi_valley(lum, sig[n_fine:], FRANGI_BETA, FRANGI_C)
     else:
         v_deep = torch.zeros_like(v_fine)
-    vf = (v_fine * skin).cpu().numpy()
-    vd = (v_deep * skin).cpu().numpy()
+    # the image border is no line: replicated borders bend smooth shading into a valley
+    inner = torch.zeros_like(skin)
+    b = int(np.ceil(2 * sig[-1]))
+    inner[b:-b, b:-b] = True
+    keep_px = skin & inner
+    vf = (v_fine * keep_px).cpu().numpy()
+    vd = (v_deep * keep_px).cpu().numpy()
     v_np = np.maximum(vf, vd)
     mask = hysteresis(v_np >= WEAK, v_np >= STRONG)
     labels, _, _ = components(mask)

@@ -66,7 +66,9 @@ def test_spacing_estimate_from_the_pupils(face: FaceGeometry) -> None:
     assert estimate_spacing_mm(no_eyes) is None and estimate_spacing_mm(None) is None
 
 
-def test_all_zones_present_and_disjoint(regions: tuple[torch.Tensor, dict[str, torch.Tensor]]) -> None:
+def test_all_zones_present_and_disjoint(
+    regions: tuple[torch.Tensor, dict[str, torch.Tensor]],
+) -> None:
     skin, reg = regions
     names = [str(z) for z in ZONES]
     assert set(names) <= set(reg) and "face" in reg

@@ -47,7 +47,10 @@ def test_every_key_in_every_zone_and_face(result: ImageResult) -> None:
     have = {(m.key, m.region) for m in result.measurements}
     regions = [str(z) for z in ZONES] + ["face"]
     missing = [
-        (k.key, r) for k in KEYS if k.key not in QUALITY_KEYS for r in regions
+        (k.key, r)
+        for k in KEYS
+        if k.key not in QUALITY_KEYS
+        for r in regions
         if (k.key, r) not in have
     ]
     assert missing == []
@@ -59,7 +62,13 @@ def test_every_key_in_every_zone_and_face(result: ImageResult) -> None:
 def test_json_has_the_schema_of_design_5(result: ImageResult) -> None:
     doc = json.loads(json.dumps(result.to_json()))
     assert set(doc) >= {
-        "source", "quality", "face_found", "spacing_mm", "measurements", "scores", "not_assessed"
+        "source",
+        "quality",
+        "face_found",
+        "spacing_mm",
+        "measurements",
+        "scores",
+        "not_assessed",
     }
     assert set(doc["quality"]) >= {"usable", "issues", "sharpness", "exposure_clipped_pct"}
     assert doc["spacing_mm"]["source"] == "estimated" and doc["spacing_mm"]["value"] > 0
@@ -94,7 +103,9 @@ def test_face_view_without_a_face_is_unusable_and_reports_region_skin(analyzer: 
     assert {(m.key, m.region) for m in r.measurements} == {(k, "skin") for k in QUALITY_KEYS}
 
 
-def test_cpu_result_is_deterministic(analyzer: Analyzer, astro: np.ndarray, result: ImageResult) -> None:
+def test_cpu_result_is_deterministic(
+    analyzer: Analyzer, astro: np.ndarray, result: ImageResult
+) -> None:
     again = analyzer.analyze(astro, ImageDescription(source="astronaut"))
     assert [(m.key, m.region, m.value) for m in again.measurements] == [
         (m.key, m.region, m.value) for m in result.measurements
@@ -115,9 +126,16 @@ class _Probe:
         mask = img.regions["face" if "face" in img.regions else "skin"].cpu().numpy()
         return ConcernOutput(
             (Measurement("oil.shine_area_pct", "face", 1.0, "%"),),
-            (FeatureMap("shine", "oil", MapKind.BINARY, mask, "probe"),
-             FeatureMap("melanin", "pigmentation", MapKind.CONTINUOUS,
-                        mask.astype(np.float32) * 0.5, "probe")),
+            (
+                FeatureMap("shine", "oil", MapKind.BINARY, mask, "probe"),
+                FeatureMap(
+                    "melanin",
+                    "pigmentation",
+                    MapKind.CONTINUOUS,
+                    mask.astype(np.float32) * 0.5,
+                    "probe",
+                ),
+            ),
         )
 
 
