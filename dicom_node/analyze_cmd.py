@@ -165,9 +165,10 @@ def _write_outputs(
         Image.fromarray(render_overlay(inp.pixels, img)).save(path)
         overlays.append(str(path))
     outputs: dict[str, Any] = {"overlays": overlays}
-    # DICOM SR/SEG/PDF (results issue): merge integrations.outputs.write_outputs(...) here:
-    #   from integrations.outputs import write_outputs
-    #   outputs.update(write_outputs(result, [i.dataset for i in inputs], out_dir))
+    from integrations.outputs import write_outputs
+
+    photos = [inp.pixels if inp.pixels.dtype == np.uint8 else None for inp in inputs]
+    outputs.update(write_outputs(result, [i.dataset for i in inputs], out_dir, photos=photos))
     return outputs
 
 

@@ -106,7 +106,9 @@ class Deliverer:
         started = time.monotonic()
         try:
             results = send_files(
-                dest, paths, self.settings.node.ae_title,
+                dest,
+                paths,
+                self.settings.node.ae_title,
                 acse_timeout_s=self.settings.node.acse_timeout_s,
                 dimse_timeout_s=self.settings.node.dimse_timeout_s,
                 network_timeout_s=self.settings.node.network_timeout_s,
@@ -126,14 +128,19 @@ class Deliverer:
             err = r.error if r is not None else None
             retryable = True if err is None else err.retryable
             state = self.store.mark_failed(
-                item.id, retryable=retryable,
+                item.id,
+                retryable=retryable,
                 error=str(err) if err is not None else "no result for this object",
-                status=status, max_attempts=dest.max_attempts,
+                status=status,
+                max_attempts=dest.max_attempts,
             )
             self.stats.record("dicom", False, per_item)
             logger.warning(
                 "outbox %d: C-STORE to %s failed (status %s), now %s",
-                item.id, dest_name, status, state,
+                item.id,
+                dest_name,
+                status,
+                state,
             )
         return len(items)
 
@@ -167,13 +174,19 @@ class Deliverer:
             ack = transport.send(payload, item.payload_ref or "")
         except Hl7DeliveryError as exc:
             state = self.store.mark_failed(
-                item.id, retryable=exc.retryable, error=str(exc), status=exc.ack_code,
+                item.id,
+                retryable=exc.retryable,
+                error=str(exc),
+                status=exc.ack_code,
                 max_attempts=ep.max_attempts,
             )
             self.stats.record("hl7", False, time.monotonic() - started)
             logger.warning(
                 "outbox %d: ORU to %s not accepted (ACK %s), now %s",
-                item.id, item.destination, exc.ack_code, state,
+                item.id,
+                item.destination,
+                exc.ack_code,
+                state,
             )
             return 1
         except OSError as exc:
@@ -181,8 +194,9 @@ class Deliverer:
             return 1
         self.store.mark_delivered(item.id, status=ack.ack_code)
         self.stats.record("hl7", True, time.monotonic() - started)
-        logger.info("outbox %d: ORU delivered to %s (ACK %s)", item.id, item.destination,
-                    ack.ack_code)
+        logger.info(
+            "outbox %d: ORU delivered to %s (ACK %s)", item.id, item.destination, ack.ack_code
+        )
         return 1
 
     # -- study states -----------------------------------------------------------------------
@@ -200,13 +214,13 @@ class Deliverer:
         hl7 = _counts(self.store, study_id, OutboxKind.HL7)
         state = study.state
         if state is StudyState.ENCODED and not dicom.get("pending") and not dicom.get("dead"):
-            if self.store.transition(study_id, StudyState.DELIVERED,
-                                     from_states=[StudyState.ENCODED]):
+            if self.store.transition(
+                study_id, StudyState.DELIVERED, from_states=[StudyState.ENCODED]
+            ):
                 state = StudyState.DELIVERED
-        if state is StudyState.DELIVERED and hl7 and not hl7.get("pending") and not hl7.get(
-            "dead"
-        ):
-            if self.store.transition(study_id, StudyState.NOTIFIED,
-                                     from_states=[StudyState.DELIVERED]):
+        if state is StudyState.DELIVERED and hl7 and not hl7.get("pending") and not hl7.get("dead"):
+            if self.store.transition(
+                study_id, StudyState.NOTIFIED, from_states=[StudyState.DELIVERED]
+            ):
                 state = StudyState.NOTIFIED
         return state

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 
@@ -26,7 +27,7 @@ def render_metrics(service: Service) -> str:
     node = service.node
     lines: list[str] = []
 
-    def metric(name: str, kind: str, help_: str, samples: list[tuple[str, float]]) -> None:
+    def metric(name: str, kind: str, help_: str, samples: Sequence[tuple[str, float]]) -> None:
         lines.append(f"# HELP {name} {help_}")
         lines.append(f"# TYPE {name} {kind}")
         for labels, value in samples:
@@ -37,38 +38,77 @@ def render_metrics(service: Service) -> str:
         studies = {s.value: 0 for s in StudyState}
         for st in store.list_studies(limit=1_000_000):
             studies[st.state.value] += 1
-        metric("dermnode_studies", "gauge", "Studies per job state.",
-               [(f'{{state="{k}"}}', v) for k, v in studies.items()])
+        metric(
+            "dermnode_studies",
+            "gauge",
+            "Studies per job state.",
+            [(f'{{state="{k}"}}', v) for k, v in studies.items()],
+        )
         outbox: dict[tuple[str, str], int] = {
             (k.value, s.value): 0 for k in OutboxKind for s in OutboxState
         }
         for item in store.list_outbox():
             outbox[(item.kind.value, item.state.value)] += 1
-        metric("dermnode_outbox", "gauge", "Outbox rows per kind and state (queue depth).",
-               [(f'{{kind="{k}",state="{s}"}}', v) for (k, s), v in outbox.items()])
+        metric(
+            "dermnode_outbox",
+            "gauge",
+            "Outbox rows per kind and state (queue depth).",
+            [(f'{{kind="{k}",state="{s}"}}', v) for (k, s), v in outbox.items()],
+        )
         hs = node.handler.stats
-        metric("dermnode_cstore_total", "counter", "C-STORE requests by outcome.",
-               [('{outcome="stored"}', hs.stored), ('{outcome="duplicate"}', hs.duplicates),
-                ('{outcome="failed"}', hs.failed)])
+        metric(
+            "dermnode_cstore_total",
+            "counter",
+            "C-STORE requests by outcome.",
+            [
+                ('{outcome="stored"}', hs.stored),
+                ('{outcome="duplicate"}', hs.duplicates),
+                ('{outcome="failed"}', hs.failed),
+            ],
+        )
         server = getattr(node.dicom, "_server", None)
         active = len(server.active_associations) if server is not None else 0
-        metric("dermnode_associations_active", "gauge", "Open DICOM associations.",
-               [("", float(active))])
+        metric(
+            "dermnode_associations_active",
+            "gauge",
+            "Open DICOM associations.",
+            [("", float(active))],
+        )
     a = service.stats
     metric("dermnode_analysis_in_flight", "gauge", "Studies being analysed.", [("", a.in_flight)])
-    metric("dermnode_analysis_seconds", "summary", "Analysis+encoding time per study.",
-           [("_sum", a.seconds_sum), ("_count", a.analysed + a.failed)])
-    metric("dermnode_analysis_failed_total", "counter", "Studies whose analysis failed.",
-           [("", a.failed)])
+    metric(
+        "dermnode_analysis_seconds",
+        "summary",
+        "Analysis+encoding time per study.",
+        [("_sum", a.seconds_sum), ("_count", a.analysed + a.failed)],
+    )
+    metric(
+        "dermnode_analysis_failed_total",
+        "counter",
+        "Studies whose analysis failed.",
+        [("", a.failed)],
+    )
     if service.deliverer is not None:
         d = service.deliverer.stats
-        metric("dermnode_delivery_seconds", "summary", "Time per delivery attempt.",
-               [("_sum", d.seconds_sum), ("_count", d.seconds_count)])
-        metric("dermnode_deliveries_total", "counter", "Delivery attempts by kind and outcome.",
-               [(f'{{kind="{k}",outcome="delivered"}}', v) for k, v in d.delivered.items()]
-               + [(f'{{kind="{k}",outcome="failed"}}', v) for k, v in d.failed.items()])
-    metric("dermnode_disk_free_bytes", "gauge", "Free space of the storage folder.",
-           [("", service.disk_free_bytes)])
+        metric(
+            "dermnode_delivery_seconds",
+            "summary",
+            "Time per delivery attempt.",
+            [("_sum", d.seconds_sum), ("_count", d.seconds_count)],
+        )
+        metric(
+            "dermnode_deliveries_total",
+            "counter",
+            "Delivery attempts by kind and outcome.",
+            [(f'{{kind="{k}",outcome="delivered"}}', v) for k, v in d.delivered.items()]
+            + [(f'{{kind="{k}",outcome="failed"}}', v) for k, v in d.failed.items()],
+        )
+    metric(
+        "dermnode_disk_free_bytes",
+        "gauge",
+        "Free space of the storage folder.",
+        [("", service.disk_free_bytes)],
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -102,8 +142,9 @@ class StatusServer:
 
         self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True,
-                                        name="http-status")
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, daemon=True, name="http-status"
+        )
 
     @property
     def port(self) -> int:

@@ -19,6 +19,7 @@ is queued again: the re-run is idempotent (deterministic UIDs, deduplicated outb
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -150,7 +151,10 @@ class Service:
             self.http.start()
         logger.info(
             "service started: AE %s on port %d, %d analysis worker(s) on %s",
-            self.settings.node.ae_title, self.node.port, workers, self.analyzer.device,
+            self.settings.node.ae_title,
+            self.node.port,
+            workers,
+            self.analyzer.device,
         )
 
     def stop(self, grace_s: float = 10.0) -> None:
@@ -191,7 +195,9 @@ class Service:
             if study.last_instance_at > t - self._stable_after(study.calling_ae):
                 continue
             if store.transition(
-                study.id, StudyState.READY, from_states=[StudyState.RECEIVED],
+                study.id,
+                StudyState.READY,
+                from_states=[StudyState.RECEIVED],
                 expected_version=study.version,
             ):
                 self._submit(study.id)
@@ -206,7 +212,7 @@ class Service:
                 return
             self._queued.add(job_id)
         future = self._pool.submit(self._run_job, job_id)
-        future.add_done_callback(lambda f, j=job_id: self._done(j, f))
+        future.add_done_callback(functools.partial(self._done, job_id))
 
     def _run_job(self, job_id: int) -> StudyOutcome:
         with self.stats.lock:
@@ -245,7 +251,8 @@ class Service:
         if free < self.settings.node.min_free_disk_mb * 1024 * 1024:
             logger.warning(
                 "free disk %d MiB under the floor of %d MiB: C-STORE answers 0xA700",
-                free // (1024 * 1024), self.settings.node.min_free_disk_mb,
+                free // (1024 * 1024),
+                self.settings.node.min_free_disk_mb,
             )
         return free
 

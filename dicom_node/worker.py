@@ -47,8 +47,8 @@ from analysis.types import (
 from config.settings import Settings
 from dicom_node.decode import decode_dataset
 from dicom_node.store import InstanceRecord, JobStore, OutboxKind, StudyState
-from integrations.hl7.oru import build_oru, new_control_id
 from integrations.errors import EncodingError
+from integrations.hl7.oru import build_oru, new_control_id
 from integrations.outputs import write_outputs
 from integrations.study import StudyInfo
 
@@ -123,7 +123,9 @@ class AnalysisWorker:
         if study is None or study.state is not StudyState.READY:
             return StudyOutcome(job_id, None)
         if not self.store.transition(
-            job_id, StudyState.ANALYSING, from_states=[StudyState.READY],
+            job_id,
+            StudyState.ANALYSING,
+            from_states=[StudyState.READY],
             expected_version=study.version,
         ):
             return StudyOutcome(job_id, None)
@@ -133,13 +135,18 @@ class AnalysisWorker:
             outcome = self._process(job_id, study.study_instance_uid, version, started)
         except Exception as exc:
             # Reason without patient data: the exception type and our own message.
-            reason = f"{type(exc).__name__}: {exc}" if isinstance(exc, DermNodeError) else (
-                f"internal error ({type(exc).__name__})"
+            reason = (
+                f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, DermNodeError)
+                else (f"internal error ({type(exc).__name__})")
             )
             logger.exception("job %d: analysis failed", job_id)
             self.store.transition(
-                job_id, StudyState.FAILED, from_states=[StudyState.ANALYSING],
-                expected_version=version, error=reason,
+                job_id,
+                StudyState.FAILED,
+                from_states=[StudyState.ANALYSING],
+                expected_version=version,
+                error=reason,
             )
             return StudyOutcome(job_id, StudyState.FAILED, duration_s=time.monotonic() - started)
         return outcome
@@ -190,7 +197,10 @@ class AnalysisWorker:
         queued = self._enqueue(job_id, study_uid, digest, out_dir, result, sources[0], outputs)
         state = StudyState.ENCODED
         if not self.store.transition(
-            job_id, state, from_states=[StudyState.ANALYSING], expected_version=version,
+            job_id,
+            state,
+            from_states=[StudyState.ANALYSING],
+            expected_version=version,
             result_path=str(out_dir),
         ):
             # A late instance re-opened the study while we worked: it will be analysed
@@ -201,7 +211,11 @@ class AnalysisWorker:
         duration = time.monotonic() - started
         logger.info(
             "job %d: %d image(s), %d usable, %d deliveries queued in %.2f s",
-            job_id, len(images), usable, queued, duration,
+            job_id,
+            len(images),
+            usable,
+            queued,
+            duration,
         )
         return StudyOutcome(job_id, state, len(images), usable, queued, duration)
 
@@ -218,14 +232,21 @@ class AnalysisWorker:
         dicom_files = [outputs["sr"], *outputs["seg"], outputs["report_dcm"]]
         dicom_files = [p for p in dicom_files if p]
         sc_files = list(outputs.get("sc", []))
-        uids = {p: str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID)
-                for p in dicom_files + sc_files}
+        uids = {
+            p: str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID)
+            for p in dicom_files + sc_files
+        }
         n = 0
         for dest in self.settings.destinations:
             for path in dicom_files + (sc_files if dest.secondary_capture else []):
                 self.store.enqueue(
-                    OutboxKind.DICOM, dest.name, study_id=job_id, study_instance_uid=study_uid,
-                    payload_path=path, payload_ref=uids[path], dedup_key=uids[path],
+                    OutboxKind.DICOM,
+                    dest.name,
+                    study_id=job_id,
+                    study_instance_uid=study_uid,
+                    payload_path=path,
+                    payload_ref=uids[path],
+                    dedup_key=uids[path],
                 )
                 n += 1
         if self.settings.hl7:
@@ -241,8 +262,14 @@ class AnalysisWorker:
                     control_id = new_control_id()
                     try:
                         msg = build_oru(
-                            result, study, ep, control_id=control_id, sr_uid=sr_uid,
-                            seg_uids=seg_uids, pdf=pdf, observed_at=datetime.now(UTC),
+                            result,
+                            study,
+                            ep,
+                            control_id=control_id,
+                            sr_uid=sr_uid,
+                            seg_uids=seg_uids,
+                            pdf=pdf,
+                            observed_at=datetime.now(UTC),
                         )
                         path.write_bytes(msg.encode())
                     except EncodingError as exc:
@@ -252,8 +279,13 @@ class AnalysisWorker:
                     )
                 info = json.loads(meta.read_text(encoding="utf-8"))
                 item = self.store.enqueue(
-                    OutboxKind.HL7, ep.name, study_id=job_id, study_instance_uid=study_uid,
-                    payload_path=str(path), payload_ref=info["control_id"], dedup_key=digest,
+                    OutboxKind.HL7,
+                    ep.name,
+                    study_id=job_id,
+                    study_instance_uid=study_uid,
+                    payload_path=str(path),
+                    payload_ref=info["control_id"],
+                    dedup_key=digest,
                 )
                 if info.get("error"):
                     logger.error("job %d: HL7 notice for %s cannot be encoded", job_id, ep.name)

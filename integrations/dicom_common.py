@@ -30,6 +30,7 @@ __all__ = [
     "character_set",
     "copy_patient_study",
     "pair_sources",
+    "with_type2_defaults",
 ]
 
 logger = logging.getLogger(__name__)
@@ -127,6 +128,34 @@ def copy_patient_study(dst: Dataset, src: Dataset) -> None:
             setattr(dst, keyword, "")
 
 
+#: Type 2 attributes of the Patient, General Study and General Series modules that highdicom
+#: copies from a source; a sender may omit them, so they are added empty (PS3.5 §7.4.5).
+_TYPE2_DEFAULTS = (
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyDate",
+    "StudyTime",
+    "ReferringPhysicianName",
+    "StudyID",
+    "AccessionNumber",
+)
+
+
+def with_type2_defaults(source: Dataset) -> Dataset:
+    """A shallow copy of *source* with missing Type 2 patient/study attributes added empty."""
+    missing = [k for k in _TYPE2_DEFAULTS if k not in source]
+    if not missing:
+        return source
+    out = Dataset(source)
+    if hasattr(source, "file_meta"):
+        out.file_meta = source.file_meta
+    for keyword in missing:
+        setattr(out, keyword, "")
+    return out
+
+
 def pair_sources(
     result: AnalysisResult, sources: Sequence[Dataset | None]
 ) -> list[tuple[ImageResult, Dataset | None]]:
@@ -145,5 +174,6 @@ def pair_sources(
     by_uid = {str(s.SOPInstanceUID): s for s in sources if s is not None and "SOPInstanceUID" in s}
     pairs: list[tuple[ImageResult, Dataset | None]] = []
     for image, positional in zip(result.images, sources, strict=True):
-        pairs.append((image, by_uid.get(image.source, positional)))
+        src = by_uid.get(image.source, positional)
+        pairs.append((image, None if src is None else with_type2_defaults(src)))
     return pairs

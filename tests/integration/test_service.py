@@ -22,7 +22,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def _settings(tmp: Path, **extra: object) -> Settings:
     base = load_settings().model_dump(mode="json")
     base["node"].update(
-        host="127.0.0.1", port=free_port(), storage_dir=str(tmp / "var"), min_free_disk_mb=0,
+        host="127.0.0.1",
+        port=free_port(),
+        storage_dir=str(tmp / "var"),
+        min_free_disk_mb=0,
         stable_after_s=0.5,
     )
     base["sources"] = [{"ae_title": DEMO_SOURCE_AE, "host": "127.0.0.1"}]
@@ -52,15 +55,19 @@ def test_a_sent_study_is_analysed_delivered_and_notified(tmp_path: Path) -> None
         assert {i.kind.value for i in items} == {"dicom", "hl7"}
 
         delivered = sorted((tmp_path / "pacs").rglob("*.dcm"))
-        modalities = sorted(str(pydicom.dcmread(p, stop_before_pixels=True).Modality)
-                            for p in delivered)
+        modalities = sorted(
+            str(pydicom.dcmread(p, stop_before_pixels=True).Modality) for p in delivered
+        )
         assert "SR" in modalities and "SEG" in modalities and "DOC" in modalities
         for p in delivered:
             ds = pydicom.dcmread(p, stop_before_pixels=True)
             assert ds.StudyInstanceUID == study_uid  # results go into the same study
             assert ds.SOPInstanceUID not in sent_uids
-        sr = next(pydicom.dcmread(p) for p in delivered
-                  if pydicom.dcmread(p, stop_before_pixels=True).Modality == "SR")
+        sr = next(
+            pydicom.dcmread(p)
+            for p in delivered
+            if pydicom.dcmread(p, stop_before_pixels=True).Modality == "SR"
+        )
         referenced = {
             str(item.ReferencedSOPInstanceUID)
             for ev in sr.CurrentRequestedProcedureEvidenceSequence

@@ -25,6 +25,11 @@ def _dicom(path: Path, rgb: np.ndarray) -> None:
     ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
     ds.PatientName = "PHI^SENTINEL"
+    ds.PatientID = "P1"
+    ds.StudyInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = generate_uid()
+    ds.Modality = "XC"
+    ds.StudyDate = "20260101"
     ds.Rows, ds.Columns = rgb.shape[:2]
     ds.SamplesPerPixel = 3
     ds.PhotometricInterpretation = "RGB"
@@ -60,6 +65,12 @@ def test_images_and_dicom_analysed_together(
     assert len(overlays) == 2
     with Image.open(overlays[0]) as im:
         assert im.size == (512, 512)
+    # The DICOM input gets SR/SEG/Encapsulated PDF; the JPEG input only appears in the PDF.
+    outputs = doc["outputs"]
+    assert Path(outputs["sr"]).name == "sr.dcm" and Path(outputs["sr"]).is_file()
+    assert outputs["seg"] and all(Path(s).is_file() for s in outputs["seg"])
+    assert Path(outputs["pdf"]).read_bytes().startswith(b"%PDF")
+    assert Path(outputs["report_dcm"]).is_file()
     assert "PHI" not in json.dumps(doc)
 
 
