@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from pydicom import config as pydicom_config
+
 from config.settings import Settings, load_settings
 from dicom_node import setup
 from dicom_node.logging_setup import configure_logging
@@ -65,6 +67,9 @@ def start_node(
 ) -> RunningNode:
     """Open spool and job store, recover after a crash, start the SCP (non-blocking)."""
     setup.apply()
+    # pydicom's read validation logs and warns with element *values* (patient names); the
+    # handler reads untrusted data sets, so it must stay silent. (Belongs in setup.apply.)
+    pydicom_config.settings.reading_validation_mode = pydicom_config.IGNORE
     storage_dir.mkdir(parents=True, exist_ok=True)
     spool = Spool(storage_dir)
     sweep = spool.sweep()

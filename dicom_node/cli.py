@@ -75,7 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from dicom_node.analyze_cmd import analyze_command
 
             return analyze_command(
-                args.paths, out=args.out, view=args.view, spacing_mm=args.spacing_mm,
+                args.paths,
+                out=args.out,
+                view=args.view,
+                spacing_mm=args.spacing_mm,
                 device=args.device,
             )
         if args.command == "demo":

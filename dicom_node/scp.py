@@ -105,6 +105,8 @@ SUPPORTED_TRANSFER_SYNTAXES: Sequence[str] = (
     ImplicitVRLittleEndian,
 )
 
+Buffer = bytes | BytesIO
+
 _NATIVE = {ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian}
 _PIXEL_DATA = 0x7FE00010
 _UNDEFINED = 0xFFFFFFFF
@@ -184,17 +186,24 @@ class _Header:
     pixel_length: int | None
 
 
-def _elements(stream: bytes, transfer_syntax: str) -> Iterable[Any]:
+_DEFER_BYTES = 64 * 1024  # larger values (Pixel Data, ICC profiles) are skipped, not copied
+
+
+def _elements(stream: Buffer, transfer_syntax: str) -> tuple[Iterable[Any], int]:
     if transfer_syntax == DeflatedExplicitVRLittleEndian:
         try:
-            stream = zlib.decompress(stream, -zlib.MAX_WBITS)
+            deflated = stream.getbuffer() if isinstance(stream, BytesIO) else stream
+            stream = zlib.decompress(deflated, -zlib.MAX_WBITS)
         except zlib.error as exc:
             raise HeaderError(Status.CANNOT_UNDERSTAND, "deflated stream is corrupt") from exc
     implicit = transfer_syntax == ImplicitVRLittleEndian
-    return data_element_generator(BytesIO(stream), implicit, True)
+    fp = stream if isinstance(stream, BytesIO) else BytesIO(stream)
+    total = fp.getbuffer().nbytes
+    fp.seek(0)
+    return data_element_generator(fp, implicit, True, defer_size=_DEFER_BYTES), total
 
 
-def parse_header(stream: bytes, transfer_syntax: str) -> Dataset:
+def parse_header(stream: Buffer, transfer_syntax: str) -> Dataset:
     """Check the structure of an encoded data set and return it, pixels undecoded.
 
     Walks the top-level elements (PS3.5 §7.1) as raw elements: tags must ascend, every
@@ -205,7 +214,7 @@ def parse_header(stream: bytes, transfer_syntax: str) -> Dataset:
     Parameters
     ----------
     stream
-        The encoded data set (no File Meta Information).
+        The encoded data set (no File Meta Information); a ``BytesIO`` is read in place.
     transfer_syntax
         Its Transfer Syntax UID (from the presentation context).
 
@@ -218,17 +227,26 @@ def parse_header(stream: bytes, transfer_syntax: str) -> Dataset:
     last = -1
     pixel_length: int | None = None
     try:
-        for elem in _elements(stream, transfer_syntax):
+        elements, total = _elements(stream, transfer_syntax)
+        for elem in elements:
             tag = int(elem.tag)
             if tag <= last:
                 raise HeaderError(Status.CANNOT_UNDERSTAND, "elements not in ascending order")
             last = tag
             value = elem.value
-            if elem.length != _UNDEFINED and isinstance(value, bytes):
-                if len(value) != elem.length:
+            if elem.length != _UNDEFINED:
+                complete = (
+                    elem.value_tell + elem.length <= total
+                    if value is None  # deferred: skipped, not read
+                    else not isinstance(value, bytes) or len(value) == elem.length
+                )
+                if not complete:
                     raise HeaderError(Status.CANNOT_UNDERSTAND, "data set is truncated")
-            if tag == _PIXEL_DATA and isinstance(value, bytes):
-                pixel_length = len(value)
+            if tag == _PIXEL_DATA:
+                if value is None:
+                    pixel_length = elem.length
+                elif isinstance(value, bytes):
+                    pixel_length = len(value)
             raw[tag] = elem
     except HeaderError:
         raise
@@ -361,10 +379,10 @@ class StoreHandler:
             return Status.SUCCESS
 
         transfer_syntax = str(event.context.transfer_syntax)
-        stream: bytes = event.encoded_dataset(include_meta=False)
+        stream = _received_stream(event)
         if self.min_free_bytes:
             free = self.spool.free_bytes()
-            if free - len(stream) < self.min_free_bytes:
+            if free - len(_view(stream)) < self.min_free_bytes:
                 logger.error(
                     "C-STORE from %s refused (0xA700): free disk %d MB below the floor %d MB",
                     calling,
@@ -390,7 +408,7 @@ class StoreHandler:
             rec.study_instance_uid, rec.series_instance_uid, rec.sop_instance_uid
         )
         try:
-            size = self.spool.write(path, (meta, stream))
+            size = self.spool.write(path, (meta, _view(stream)))
             rec = _replace_size(rec, str(path), size)
             is_new = self.store.add_instance(rec)
         except OSError as exc:
@@ -479,6 +497,18 @@ class StoreHandler:
         buf.is_implicit_VR = False
         write_file_meta_info(buf, meta, enforce_standard=True)
         return b"\x00" * 128 + b"DICM" + buf.getvalue()
+
+
+def _received_stream(event: Any) -> Buffer:
+    """The received data set without a copy: pynetdicom's ``BytesIO`` when it has one."""
+    data_set = getattr(event.request, "DataSet", None)
+    if isinstance(data_set, BytesIO):
+        return data_set
+    return bytes(event.encoded_dataset(include_meta=False))
+
+
+def _view(stream: Buffer) -> memoryview:
+    return stream.getbuffer() if isinstance(stream, BytesIO) else memoryview(stream)
 
 
 def _charset(value: Any) -> str | None:

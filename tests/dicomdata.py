@@ -39,7 +39,11 @@ VL_MICROSCOPIC = "1.2.840.10008.5.1.4.1.1.77.1.2"
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 MULTIFRAME_TRUE_COLOR_SC = "1.2.840.10008.5.1.4.1.1.7.4"
 ALL_SOP_CLASSES = (
-    VL_PHOTOGRAPHIC, DERMOSCOPIC, VL_MICROSCOPIC, SECONDARY_CAPTURE, MULTIFRAME_TRUE_COLOR_SC,
+    VL_PHOTOGRAPHIC,
+    DERMOSCOPIC,
+    VL_MICROSCOPIC,
+    SECONDARY_CAPTURE,
+    MULTIFRAME_TRUE_COLOR_SC,
 )
 
 #: transfer syntax -> (tool, arguments) producing it from Explicit VR Little Endian
@@ -51,8 +55,12 @@ DCMTK_ENCODERS: dict[str, tuple[str, tuple[str, ...]]] = {
     JPEGLSLossless: ("dcmcjpls", ("+el",)),
     JPEGLSNearLossless: ("dcmcjpls", ("+en",)),
 }
-PYDICOM_SYNTAXES = (ExplicitVRLittleEndian, ImplicitVRLittleEndian,
-                    DeflatedExplicitVRLittleEndian, RLELossless)
+PYDICOM_SYNTAXES = (
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    DeflatedExplicitVRLittleEndian,
+    RLELossless,
+)
 GDCM_SYNTAXES = (JPEG2000Lossless, JPEG2000)
 
 
@@ -128,8 +136,9 @@ def save(ds: Dataset, path: Path, ts: str = ExplicitVRLittleEndian) -> Path:
         _with_meta(ds, ExplicitVRLittleEndian)
         ds.compress(RLELossless, encoding_plugin="pydicom")
     _with_meta(ds, ts)
-    ds.save_as(path, enforce_file_format=True, implicit_vr=ts == ImplicitVRLittleEndian,
-               little_endian=True)
+    ds.save_as(
+        path, enforce_file_format=True, implicit_vr=ts == ImplicitVRLittleEndian, little_endian=True
+    )
     return path
 
 
@@ -139,14 +148,15 @@ def dataset_stream(ds: Dataset, ts: str = ExplicitVRLittleEndian) -> bytes:
     save(ds, buf, ts)  # type: ignore[arg-type]
     data = buf.getvalue()
     meta_len = int.from_bytes(data[140:144], "little")
-    return data[144 + meta_len:]
+    return data[144 + meta_len :]
 
 
 def encode_with_dcmtk(src: Path, dst: Path, ts: str) -> Path:
     """Compress an Explicit VR Little Endian file with DCMTK into *ts*."""
     tool, args = DCMTK_ENCODERS[ts]
-    subprocess.run([require_binary(tool), *args, str(src), str(dst)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [require_binary(tool), *args, str(src), str(dst)], check=True, capture_output=True
+    )
     return dst
 
 
@@ -169,7 +179,11 @@ def encode_j2k_with_gdcm(src: Path, dst: Path, ts: str) -> Path:
     if not reader.Read():
         raise RuntimeError(f"gdcm cannot read {src}")
     change = gdcm.ImageChangeTransferSyntax()
-    syntax = gdcm.TransferSyntax.JPEG2000Lossless if ts == JPEG2000Lossless else gdcm.TransferSyntax.JPEG2000
+    syntax = (
+        gdcm.TransferSyntax.JPEG2000Lossless
+        if ts == JPEG2000Lossless
+        else gdcm.TransferSyntax.JPEG2000
+    )
     change.SetTransferSyntax(gdcm.TransferSyntax(syntax))
     change.SetInput(reader.GetImage())
     if ts == JPEG2000:

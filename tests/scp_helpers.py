@@ -29,9 +29,16 @@ def node_settings(
     **node: Any,
 ) -> dict[str, Any]:
     """A settings mapping (YAML-shaped) for a loopback test node."""
-    n = {"ae_title": "DERMNODE", "host": "127.0.0.1", "port": port,
-         "storage_dir": str(storage_dir), "min_free_disk_mb": 0, "acse_timeout_s": 10,
-         "dimse_timeout_s": 20, "network_timeout_s": 20}
+    n = {
+        "ae_title": "DERMNODE",
+        "host": "127.0.0.1",
+        "port": port,
+        "storage_dir": str(storage_dir),
+        "min_free_disk_mb": 0,
+        "acse_timeout_s": 10,
+        "dimse_timeout_s": 20,
+        "network_timeout_s": 20,
+    }
     n.update(node)
     return {"node": n, "sources": list(sources), "destinations": [], "hl7": []}
 
@@ -48,8 +55,9 @@ def running_node(storage_dir: Path, **kwargs: Any) -> Iterator[RunningNode]:
         node.stop(grace_s=2.0)
 
 
-def wait_for_port(port: int, timeout_s: float = 30.0, proc: subprocess.Popen[Any] | None = None
-                  ) -> None:
+def wait_for_port(
+    port: int, timeout_s: float = 30.0, proc: subprocess.Popen[Any] | None = None
+) -> None:
     """Wait until something accepts TCP connections on 127.0.0.1:*port*."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -63,8 +71,9 @@ def wait_for_port(port: int, timeout_s: float = 30.0, proc: subprocess.Popen[Any
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout_s} s")
 
 
-def serve_process(config: dict[str, Any], config_file: Path, stderr_file: Path
-                  ) -> subprocess.Popen[bytes]:
+def serve_process(
+    config: dict[str, Any], config_file: Path, stderr_file: Path
+) -> subprocess.Popen[bytes]:
     """Start ``python -m dicom_node serve --config FILE`` and wait until it listens."""
     config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DERMNODE_")}
@@ -72,7 +81,10 @@ def serve_process(config: dict[str, Any], config_file: Path, stderr_file: Path
     err = stderr_file.open("ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "dicom_node", "serve", "--config", str(config_file)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=err,
     )
     err.close()
     try:

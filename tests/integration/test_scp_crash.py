@@ -26,8 +26,17 @@ def test_kill_9_after_success_loses_nothing_and_temp_files_are_not_instances(
     storescu = require_binary("storescu")
     study = "1.2.826.0.1.3680043.8.498.1"
     files = [
-        save(make_image(VL_PHOTOGRAPHIC, patient_name="PHI^SENTINEL", study_uid=study, seed=i,
-                        rows=64, cols=64), tmp_path / f"in{i:02d}.dcm")
+        save(
+            make_image(
+                VL_PHOTOGRAPHIC,
+                patient_name="PHI^SENTINEL",
+                study_uid=study,
+                seed=i,
+                rows=64,
+                cols=64,
+            ),
+            tmp_path / f"in{i:02d}.dcm",
+        )
         for i in range(N)
     ]
     uids = {str(dcmread(f, stop_before_pixels=True).SOPInstanceUID) for f in files}
@@ -38,9 +47,21 @@ def test_kill_9_after_success_loses_nothing_and_temp_files_are_not_instances(
     stderr = tmp_path / "node.log"
     proc = serve_process(cfg, tmp_path / "node.yaml", stderr)
     try:
-        r = subprocess.run([storescu, "-aet", SCU_AE, "-aec", "DERMNODE", "127.0.0.1",
-                            str(port), *map(str, files)], capture_output=True, text=True,
-                           timeout=120)
+        r = subprocess.run(
+            [
+                storescu,
+                "-aet",
+                SCU_AE,
+                "-aec",
+                "DERMNODE",
+                "127.0.0.1",
+                str(port),
+                *map(str, files),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert r.returncode == 0, r.stderr  # every instance was answered with Success
     finally:
         proc.send_signal(signal.SIGKILL)  # right after the last Success

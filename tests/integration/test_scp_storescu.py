@@ -28,8 +28,10 @@ from tests.scp_helpers import SCU_AE, running_node
 pytestmark = pytest.mark.integration
 
 # DCMTK storescu re-encodes the encapsulated multi-frame JPEG 2000 that gdcm writes.
-STORESCU_REWRITES = {(MULTIFRAME_TRUE_COLOR_SC, JPEG2000Lossless), (MULTIFRAME_TRUE_COLOR_SC,
-                                                                    JPEG2000)}
+STORESCU_REWRITES = {
+    (MULTIFRAME_TRUE_COLOR_SC, JPEG2000Lossless),
+    (MULTIFRAME_TRUE_COLOR_SC, JPEG2000),
+}
 
 
 def _dataset_part(data: bytes) -> bytes:
@@ -68,9 +70,22 @@ def test_storescu_sends_every_sop_class_in_every_transfer_syntax(tmp_path: Path)
     cfg = _storescu_config(tmp_path)
     with running_node(tmp_path / "node") as node:
         r = subprocess.run(
-            [storescu, "-xf", str(cfg), "ALL", "-aet", SCU_AE, "-aec", "DERMNODE",
-             "127.0.0.1", str(node.port), *(str(p) for _, _, p in files)],
-            capture_output=True, text=True, timeout=120,
+            [
+                storescu,
+                "-xf",
+                str(cfg),
+                "ALL",
+                "-aet",
+                SCU_AE,
+                "-aec",
+                "DERMNODE",
+                "127.0.0.1",
+                str(node.port),
+                *(str(p) for _, _, p in files),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert r.returncode == 0, r.stderr
         for sop, ts, p in files:
@@ -102,11 +117,19 @@ def test_storescu_sends_every_sop_class_in_every_transfer_syntax(tmp_path: Path)
 def test_echoscu_gets_an_answer_and_unknown_caller_is_refused(tmp_path: Path) -> None:
     echoscu = require_binary("echoscu")
     with running_node(tmp_path) as node:
-        ok = subprocess.run([echoscu, "-aet", SCU_AE, "-aec", "DERMNODE", "127.0.0.1",
-                             str(node.port)], capture_output=True, text=True, timeout=60)
+        ok = subprocess.run(
+            [echoscu, "-aet", SCU_AE, "-aec", "DERMNODE", "127.0.0.1", str(node.port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert ok.returncode == 0, ok.stderr
-        bad = subprocess.run([echoscu, "-aet", "STRANGER", "-aec", "DERMNODE", "127.0.0.1",
-                              str(node.port)], capture_output=True, text=True, timeout=60)
+        bad = subprocess.run(
+            [echoscu, "-aet", "STRANGER", "-aec", "DERMNODE", "127.0.0.1", str(node.port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert bad.returncode != 0
         assert "Calling AE Title Not Recognized" in bad.stderr + bad.stdout
 
@@ -129,8 +152,10 @@ def _associate(port: int, calling: str, called: str = "DERMNODE", bind: str = "1
 def test_association_policy_rejects_with_the_right_reason(
     tmp_path: Path, calling: str, called: str, bind: str, diagnostic: int
 ) -> None:
-    sources = [{"ae_title": SCU_AE, "host": "127.0.0.1"}, {"ae_title": "PINNED",
-                                                           "host": "127.0.0.2"}]
+    sources = [
+        {"ae_title": SCU_AE, "host": "127.0.0.1"},
+        {"ae_title": "PINNED", "host": "127.0.0.2"},
+    ]
     with running_node(tmp_path, sources=sources) as node:
         assoc = _associate(node.port, calling, called, bind)
         assert assoc.is_rejected

@@ -1,0 +1,166 @@
+"""The job store: instances, studies and the outbox state machine (SQLite, WAL)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from config.settings import DeliverySettings
+from dicom_node.store import (
+    InstanceRecord,
+    JobStore,
+    OutboxState,
+    StudyState,
+    backoff_delay_s,
+)
+
+POLICY = DeliverySettings(max_attempts=4, backoff_initial_s=5, backoff_max_s=30)
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with JobStore(tmp_path / "db.sqlite3", POLICY) as s:
+        yield s
+
+
+def rec(sop: str, study: str = "1.2.3", t: float = 100.0, **kw) -> InstanceRecord:
+    return InstanceRecord(
+        sop_instance_uid=sop,
+        study_instance_uid=study,
+        series_instance_uid=study + ".1",
+        sop_class_uid="1.2.840.10008.5.1.4.1.1.7",
+        transfer_syntax_uid="1.2.840.10008.1.2.1",
+        path=f"/x/{sop}.dcm",
+        size=10,
+        received_at=t,
+        calling_ae="PACS",
+        **kw,
+    )
+
+
+def test_wal_and_instances_are_unique(store: JobStore) -> None:
+    assert store.journal_mode == "wal"
+    assert store.add_instance(rec("1.1", patient_name="김^민지")) is True
+    assert store.add_instance(rec("1.1")) is False
+    assert store.count_instances() == 1
+    got = store.get_instance("1.1")
+    assert got is not None and got.patient_name == "김^민지"
+    study = store.get_study("1.2.3")
+    assert study is not None and study.state is StudyState.RECEIVED and study.instance_count == 1
+    assert store.get_study(study.id) == study
+
+
+def test_new_instance_reopens_a_study_and_bumps_its_version(store: JobStore) -> None:
+    store.add_instance(rec("1.1", t=100))
+    s = store.get_study("1.2.3")
+    assert s is not None
+    assert store.received_before(99) == []
+    assert [x.id for x in store.received_before(100)] == [s.id]
+    assert store.transition(s.id, "ready", from_states=["received"], expected_version=s.version)
+    assert not store.transition(s.id, "analysing", from_states=["received"])  # wrong state
+    s2 = store.get_study(s.id)
+    assert s2 is not None and s2.state is StudyState.READY and s2.version == s.version + 1
+    store.add_instance(rec("1.2", t=150))
+    s3 = store.get_study(s.id)
+    assert s3 is not None and s3.state is StudyState.RECEIVED and s3.version == s2.version + 1
+    assert s3.last_instance_at == 150 and s3.instance_count == 2
+    # A worker holding the old version cannot finish over the new instance.
+    assert not store.transition(s.id, "analysing", expected_version=s2.version)
+
+
+def test_backoff_is_exponential_with_a_cap() -> None:
+    assert [backoff_delay_s(n, POLICY) for n in range(1, 6)] == [5, 10, 20, 30, 30]
+    with pytest.raises(ValueError, match="attempts"):
+        backoff_delay_s(0, POLICY)
+
+
+def test_outbox_retries_with_backoff_then_dies_then_can_be_requeued(store: JobStore) -> None:
+    i = store.enqueue("dicom", "pacs", payload_path="/r/sr.dcm", now=1000)
+    assert [x.id for x in store.due(now=1000)] == [i]
+    assert (
+        store.mark_failed(i, retryable=True, error="timeout", status="-", now=1000)
+        is OutboxState.PENDING
+    )
+    assert store.due(now=1004.9) == []
+    assert [x.id for x in store.due(now=1005)] == [i]  # 5 s after the 1st failure
+    assert store.mark_failed(i, retryable=True, error="timeout", now=1005) is OutboxState.PENDING
+    item = store.get_outbox(i)
+    assert item is not None and item.next_attempt_at == 1015 and item.attempts == 2
+    store.mark_failed(i, retryable=True, error="timeout", now=1015)
+    # 4th failed attempt = max_attempts: dead, not due any more
+    assert (
+        store.mark_failed(i, retryable=True, error="0xA700", status="A700", now=1100)
+        is OutboxState.DEAD
+    )
+    assert store.due(now=10**9) == []
+    dead = store.get_outbox(i)
+    assert dead is not None and dead.attempts == 4 and dead.last_status == "A700"
+    with pytest.raises(KeyError):
+        store.mark_failed(i, retryable=True, error="x")
+    store.retry(i, now=2000)
+    again = store.get_outbox(i)
+    assert again is not None and again.state is OutboxState.PENDING and again.attempts == 0
+    store.mark_delivered(i, status="0000", now=2001)
+    done = store.get_outbox(i)
+    assert done is not None and done.state is OutboxState.DELIVERED and done.delivered_at == 2001
+    with pytest.raises(KeyError):
+        store.retry(i)  # only dead rows can be re-queued
+    with pytest.raises(KeyError):
+        store.mark_delivered(i)
+
+
+def test_not_retryable_is_dead_at_once_and_per_destination_limit(store: JobStore) -> None:
+    a = store.enqueue("hl7", "emr", now=0)
+    assert store.mark_failed(a, retryable=False, error="AR", now=0) is OutboxState.DEAD
+    b = store.enqueue("dicom", "pacs", now=0)
+    assert (
+        store.mark_failed(b, retryable=True, error="x", max_attempts=1, now=0) is OutboxState.DEAD
+    )
+
+
+def test_enqueue_dedup_and_retry_job(store: JobStore) -> None:
+    store.add_instance(rec("1.1"))
+    job = store.get_study("1.2.3")
+    assert job is not None
+    a = store.enqueue("dicom", "pacs", study_id=job.id, dedup_key="2.25.1", now=0)
+    assert store.enqueue("dicom", "pacs", study_id=job.id, dedup_key="2.25.1", now=0) == a
+    b = store.enqueue("dicom", "other", study_id=job.id, dedup_key="2.25.1", now=0)
+    assert b != a
+    store.mark_failed(a, retryable=False, error="x", now=0)
+    assert store.transition(job.id, StudyState.FAILED, error="analysis failed")
+    assert store.outbox_counts(job.id) == {"dead": 1, "pending": 1}
+    assert store.retry_job(job.id, now=5) == (1, True)
+    s = store.get_study(job.id)
+    assert s is not None and s.state is StudyState.READY and s.error is None
+    assert store.outbox_counts(job.id) == {"pending": 2}
+    with pytest.raises(KeyError):
+        store.retry_job(999)
+    with pytest.raises(ValueError):
+        store.enqueue("fax", "x")
+
+
+def test_concurrent_writers_from_many_threads(store: JobStore) -> None:
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            for j in range(20):
+                store.add_instance(rec(f"9.{k}.{j}", study=f"5.{k % 3}"))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.count_instances() == 120
+    assert sum(s.instance_count for s in store.list_studies()) == 120
+
+
+def test_instance_record_validates() -> None:
+    with pytest.raises(ValueError, match="sop_instance_uid"):
+        rec("")
