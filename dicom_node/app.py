@@ -1,9 +1,10 @@
 """Composition root: settings in, a running node out (wiring only, no logic).
 
 :func:`serve` is ``dermnode serve``: load and validate the settings (a bad file exits before
-anything listens), configure logging, apply the library-global flags, sweep the spool, start
-the SCP, block until SIGTERM/SIGINT, then stop cleanly (running associations get a grace
-period; the job store is closed).
+anything listens), configure logging, then run the :class:`~dicom_node.service.Service` (spool
+sweep, SCP, study grouping, analysis workers, outbox, HTTP status) until SIGTERM/SIGINT, and
+stop cleanly (running associations get a grace period, running analyses finish, queued ones
+stay ``ready`` for the next start; the job store is closed).
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-
-from pydicom import config as pydicom_config
 
 from config.settings import Settings, load_settings
 from dicom_node import setup
@@ -67,9 +66,6 @@ def start_node(
 ) -> RunningNode:
     """Open spool and job store, recover after a crash, start the SCP (non-blocking)."""
     setup.apply()
-    # pydicom's read validation logs and warns with element *values* (patient names); the
-    # handler reads untrusted data sets, so it must stay silent. (Belongs in setup.apply.)
-    pydicom_config.settings.reading_validation_mode = pydicom_config.IGNORE
     storage_dir.mkdir(parents=True, exist_ok=True)
     spool = Spool(storage_dir)
     sweep = spool.sweep()
@@ -112,16 +108,20 @@ def serve(config_path: str | None) -> int:
     # Handlers first: a SIGTERM that arrives while the node starts still stops it cleanly.
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
+        from dicom_node.service import Service  # imports torch: only when serving
+
+        service = Service(settings, storage)
         try:
-            node = start_node(settings, storage)
+            service.start()
         except OSError as exc:
             logger.error("cannot start: %s", exc)
+            service.stop(grace_s=0)
             return 1
         try:
             while not stop.wait(0.5):
                 pass
         finally:
-            node.stop()
+            service.stop()
     finally:
         for s, h in previous.items():
             signal.signal(s, h)

@@ -8,24 +8,28 @@ prints what the node received and recorded. Later stages extend it to analysis a
 from __future__ import annotations
 
 import io
+import json
+import shutil
 import socket
 import sys
-import tempfile
+import time
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian, JPEGBaseline8Bit
 from pydicom.uid import generate_uid as _generate_uid
 
+from analysis.keys import CONCERNS
 from config.settings import Settings, load_settings
-from dicom_node.app import start_node
 from dicom_node.logging_setup import configure_logging
-from dicom_node.scp import SUPPORTED_SOP_CLASSES
 from dicom_node.scu import store_files
+from dicom_node.service import Service
+from dicom_node.store import StudyState
 
 __all__ = ["DEMO_SOURCE_AE", "demo_command", "make_sample_files", "sample_photo_path"]
 
@@ -100,12 +104,29 @@ def synthetic_closeup(size: int = 256, seed: int = 7) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+def _closeup(study: str, series: str, number: int, seed: int, site: tuple[str, str]) -> Dataset:
+    close = synthetic_closeup(seed=seed)
+    ds = _base(study, series, number, close.shape[0], close.shape[1])
+    ds.PhotometricInterpretation = "RGB"
+    ds.PixelSpacing = ["0.05", "0.05"]  # a 12.8 mm field of view, as a close-up lens gives
+    region = Dataset()
+    region.CodeValue, region.CodingSchemeDesignator, region.CodeMeaning = (
+        *site[:1],
+        "SCT",
+        site[1],
+    )
+    ds.AnatomicRegionSequence = [region]
+    ds.PixelData = close.tobytes()
+    return ds
+
+
 def make_sample_files(out_dir: Path) -> list[Path]:
-    """Write the demo study: the bundled face photo and a synthetic close-up, as DICOM.
+    """Write the demo study: the bundled face photo and two synthetic close-ups, as DICOM.
 
     The face is the bundled JPEG encapsulated as is (JPEG Baseline, PS3.5 §8.2.1, no
-    re-encode); the close-up is uncompressed RGB (Explicit VR Little Endian). Both are
-    VL Photographic Image objects (PS3.3 A.33.4) of one study.
+    re-encode); the close-ups (forearm, upper arm: body sites away from the face, so they are
+    analysed as region ``skin``) are uncompressed RGB (Explicit VR Little Endian) with a
+    Pixel Spacing. All are VL Photographic Image objects (PS3.3 A.33.4) of one study.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     study, series = _generate_uid(_UID_PREFIX), _generate_uid(_UID_PREFIX)
@@ -119,13 +140,12 @@ def make_sample_files(out_dir: Path) -> list[Path]:
     face.LossyImageCompressionMethod = "ISO_10918_1"
     face.PixelData = encapsulate([jpeg])
     face["PixelData"].VR = "OB"
-    close = synthetic_closeup()
-    closeup = _base(study, series, 2, close.shape[0], close.shape[1])
-    closeup.PhotometricInterpretation = "RGB"
-    closeup.PixelData = close.tobytes()
+    forearm = _closeup(study, series, 2, 7, ("14975008", "Forearm"))
+    upper_arm = _closeup(study, series, 3, 11, ("40983000", "Upper arm"))
     return [
         _save(face, JPEGBaseline8Bit, out_dir / "face_frontal.dcm"),
-        _save(closeup, ExplicitVRLittleEndian, out_dir / "closeup.dcm"),
+        _save(forearm, ExplicitVRLittleEndian, out_dir / "closeup_forearm.dcm"),
+        _save(upper_arm, ExplicitVRLittleEndian, out_dir / "closeup_upper_arm.dcm"),
     ]
 
 
@@ -135,49 +155,105 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def demo_settings(port: int, storage_dir: Path) -> Settings:
-    """The embedded default settings, on loopback, with the demo PACS as a source."""
+def demo_settings(port: int, storage_dir: Path, out_dir: Path | None = None) -> Settings:
+    """The embedded default settings, on loopback, with the demo PACS as a source.
+
+    With *out_dir*, results go to the folder destination ``out_dir/pacs`` and the HL7
+    notice to the folder endpoint ``out_dir/emr`` (no external server needed).
+    """
     base = load_settings().model_dump(mode="json")
     base["node"].update(
-        host="127.0.0.1", port=port, storage_dir=str(storage_dir), min_free_disk_mb=0
+        host="127.0.0.1",
+        port=port,
+        storage_dir=str(storage_dir),
+        min_free_disk_mb=0,
+        stable_after_s=1,
     )
     base["sources"] = [*base["sources"], {"ae_title": DEMO_SOURCE_AE, "host": "127.0.0.1"}]
+    if out_dir is not None:
+        base["destinations"] = [{"name": "pacs", "kind": "folder", "folder": str(out_dir / "pacs")}]
+        base["hl7"] = [{"name": "emr", "kind": "folder", "folder": str(out_dir / "emr")}]
     return Settings(**base)
 
 
+def _summary(service: Service, study_uid: str, out_dir: Path) -> bool:
+    assert service.node is not None
+    store = service.node.store
+    study = store.get_study(study_uid)
+    if study is None or study.result_path is None:
+        return False
+    doc = json.loads((Path(study.result_path) / "result.json").read_text(encoding="utf-8"))
+    print(f"\njob {study.id}: {study.state.value}")
+    header = "".join(f"{c:>13}" for c in CONCERNS)
+    print(f"  {'image':<28}{'usable':<8}{header}")
+    for i, img in enumerate(doc["images"], 1):
+        name = f"{i}. {img['view']}"
+        usable = "yes" if img["quality"]["usable"] else "NO"
+        scores = "".join(
+            f"{img['scores'][c]:>13.0f}" if c in img["scores"] else f"{'-':>13}" for c in CONCERNS
+        )
+        print(f"  {name:<28}{usable:<8}{scores}")
+        for issue in img["quality"]["issues"]:
+            kind = "not usable" if issue["blocking"] else "warning"
+            print(f"       {kind}: {issue['message']}")
+    print("  scores: 0-100, higher = more of the concern (see docs/methods.md)")
+    for item in doc["images"][0]["not_assessed"]:
+        print(f"  not assessed: {item['key']}: {item['reason']}")
+    delivered = sorted((out_dir / "pacs").glob("*.dcm"))
+    kinds: dict[str, int] = {}
+    for p in delivered:
+        m = str(dcmread(p, stop_before_pixels=True).Modality)
+        kinds[m] = kinds.get(m, 0) + 1
+    print(f"\nresults in the study (folder destination {out_dir / 'pacs'}):")
+    print("  " + ", ".join(f"{n} {_KIND_NAMES.get(k, k)}" for k, n in sorted(kinds.items())))
+    print(f"report: {Path(study.result_path) / 'report.pdf'}")
+    for msg in sorted((out_dir / "emr").glob("*")):
+        print(f"HL7 ORU^R01: {msg}")
+    return study.state is StudyState.NOTIFIED
+
+
+_KIND_NAMES = {"SR": "TID 1500 SR", "SEG": "Segmentation(s)", "DOC": "Encapsulated PDF"}
+
+
 def demo_command(out: str) -> int:
-    """Run the demo; return 0 when every sample was stored and recorded."""
+    """Run the whole path on one machine; return 0 when the EMR was notified."""
     configure_logging("WARNING")
-    out_dir = Path(out)
+    started = time.monotonic()
+    out_dir = Path(out).resolve()
+    for sub in ("sent", "pacs", "emr", "var"):
+        shutil.rmtree(out_dir / sub, ignore_errors=True)
     files = make_sample_files(out_dir / "sent")
-    with tempfile.TemporaryDirectory(prefix="dermnode-demo-") as tmp:
-        settings = demo_settings(_free_port(), Path(tmp))
-        node = start_node(settings, Path(tmp))
-        try:
-            print(f"DermNode listening as {settings.node.ae_title} on 127.0.0.1:{node.port}")
-            print(f"sending {len(files)} sample photo(s) from {DEMO_SOURCE_AE} ...")
-            statuses = store_files(
-                "127.0.0.1", node.port, settings.node.ae_title, DEMO_SOURCE_AE, files
-            )
-            ok = True
-            for f, st in zip(files, statuses, strict=True):
-                text = "no response" if st is None else f"0x{st:04X}"
-                print(f"  C-STORE {f.name}: {text}")
-                ok = ok and st == 0
-            print("received:")
-            for study in node.store.list_studies():
-                print(
-                    f"  job {study.id}: study with {study.instance_count} instance(s), "
-                    f"state {study.state.value}, from {study.calling_ae}"
-                )
-                for inst in node.store.instances_of(study.study_instance_uid):
-                    name = SUPPORTED_SOP_CLASSES.get(inst.sop_class_uid, inst.sop_class_uid)
-                    print(f"    {name}, {UID(inst.transfer_syntax_uid).name}, {inst.size} bytes")
-            received = node.store.count_instances()
-        finally:
-            node.stop(grace_s=2.0)
-    if not ok or received != len(files):
-        print(f"demo FAILED: {received} of {len(files)} received", file=sys.stderr)
+    storage = out_dir / "var"
+    settings = demo_settings(_free_port(), storage, out_dir)
+    print("starting DermNode (embedded defaults, results to local folders) ...")
+    service = Service(settings, storage, tick_s=0.25)
+    service.start()
+    try:
+        assert service.node is not None
+        print(f"DermNode listening as {settings.node.ae_title} on 127.0.0.1:{service.node.port}")
+        print(f"sending a {len(files)}-photo study from {DEMO_SOURCE_AE} by C-STORE ...")
+        statuses = store_files(
+            "127.0.0.1", service.node.port, settings.node.ae_title, DEMO_SOURCE_AE, files
+        )
+        for f, st in zip(files, statuses, strict=True):
+            print(f"  {f.name}: {'no response' if st is None else f'0x{st:04X}'}")
+        if any(st != 0 for st in statuses):
+            print("demo FAILED: not every photo was stored", file=sys.stderr)
+            return 1
+        study_uid = str(dcmread(files[0], stop_before_pixels=True).StudyInstanceUID)
+        print(
+            f"waiting for analysis and delivery (study is ready after "
+            f"{settings.node.stable_after_s:g} s of quiet) ..."
+        )
+        service.wait_for(study_uid, (StudyState.NOTIFIED, StudyState.FAILED), 600)
+        ok = _summary(service, study_uid, out_dir)
+    finally:
+        service.stop(grace_s=2.0)
+    elapsed = time.monotonic() - started
+    if not ok:
+        print(
+            "demo FAILED: the study did not reach 'notified' (see dermnode jobs)", file=sys.stderr
+        )
         return 1
-    print(f"demo OK: {received} of {len(files)} photo(s) received and recorded")
+    print(f"\ndemo OK in {elapsed:.1f} s")
     return 0

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from pydicom import config as pydicom_config
 from pynetdicom import _config as pynetdicom_config
 
 __all__ = ["apply"]
 
 
 def apply() -> None:
-    """Turn off pynetdicom's logging of identifiers (they hold patient data)."""
+    """Set the library flags that keep patient data out of logs.
+
+    - pynetdicom: no logging of C-FIND/C-MOVE identifiers and no handler-level dumps.
+    - pydicom: reading validation off; it logs and warns with element *values* (patient
+      names) when it meets an invalid value, and DermNode reads untrusted data sets.
+      ``pydicom.config.debugging`` must never be switched on for the same reason.
+    """
     pynetdicom_config.LOG_REQUEST_IDENTIFIERS = False
     pynetdicom_config.LOG_RESPONSE_IDENTIFIERS = False
     pynetdicom_config.LOG_HANDLER_LEVEL = "none"
+    pydicom_config.settings.reading_validation_mode = pydicom_config.IGNORE
