@@ -10,7 +10,7 @@
   concerns, the quality concepts and the feature maps have a private code in the coding scheme
   ``99DRMN`` (PS3.16 §8.2 private schemes start with ``99``). The code values are part of the
   interface: they never change once released (a test pins them); new keys get new codes.
-  ``docs/dicom-outputs.md`` has the table.
+  ``docs/dicom-conformance.md`` has the table.
 """
 
 from __future__ import annotations

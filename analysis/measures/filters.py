@@ -8,9 +8,10 @@ run on the CPU in NumPy/OpenCV after thresholding.
 Methods
 -------
 * Gaussian smoothing is separable with a kernel truncated at 3 sigma and replicated borders.
-  Large scales (sigma > 6 px) are computed on an area-decimated image (factor 2^k so that the
-  residual sigma stays >= 3 px) and upsampled bilinearly: a documented approximation that
-  keeps every blur O(pixels).
+  Large scales (sigma > 6 px; Hessians: > 4 px) are computed on an area-decimated image
+  (factor 2^k so that the residual sigma stays >= 3 px; Hessians >= 2 px) and upsampled
+  bilinearly: a documented approximation that keeps every blur O(pixels). Blob searches
+  whose smallest scale is >= 2 px run on a decimated image as a whole.
 * Masked (normalised) convolution ``blur(x * m) / blur(m)`` estimates a local background from
   skin pixels only (Knutsson & Westin 1993).
 * Hessians use central differences of the smoothed image and Lindeberg's scale
@@ -71,6 +72,8 @@ _TRUNCATE = 3.0
 #: Use OpenCV for CPU blurs (tests switch it off to compare with the PyTorch path).
 _USE_OPENCV = True
 _DECIMATE_ABOVE = 6.0
+#: Derivatives need less residual smoothing than blurs: decimate once sigma / f >= 2 px.
+_HESSIAN_MIN_LOW = 2.0
 
 
 # --------------------------------------------------------------------------- smoothing
@@ -94,8 +97,9 @@ def _blur_nchw(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian of a (N, 1, H, W) tensor at the same resolution.
 
     On the CPU the same kernel is applied by OpenCV's ``sepFilter2D`` (several times faster
-    than ``conv2d`` with one channel); on other devices by two ``conv2d`` passes. Both use
-    replicated borders, so the two paths agree to float rounding.
+    than ``conv2d`` with one channel); on other devices by shifted multiply-adds in float32
+    (see :func:`_blur_torch`). Both use replicated borders, so the two paths agree to float
+    rounding.
     """
     if sigma <= 0.0:
         return x
@@ -115,21 +119,38 @@ def _blur_cv2(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 
 
 def _blur_torch(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Separable convolution by shifted multiply-adds in plain float32.
+
+    Not ``conv2d``: on recent GPUs cuDNN convolutions default to TF32 (10-bit mantissa),
+    which would make CUDA results differ from the CPU's beyond float rounding.
+    """
     r = (k.numel() - 1) // 2
-    y = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
-    return F.conv2d(F.pad(y, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
+    taps = [float(v) for v in k.cpu()]
+    h, w = x.shape[-2:]
+    p = F.pad(x, (r, r, 0, 0), mode="replicate")
+    y = p[..., :, 0:w] * taps[0]
+    for i in range(1, len(taps)):
+        y = y + p[..., :, i : i + w] * taps[i]
+    p = F.pad(y, (0, 0, r, r), mode="replicate")
+    out = p[..., 0:h, :] * taps[0]
+    for i in range(1, len(taps)):
+        out = out + p[..., i : i + h, :] * taps[i]
+    return out
 
 
-def _decimation(sigma: float) -> int:
+def _decimation(sigma: float, min_low: float = _DECIMATE_ABOVE / 2) -> int:
+    """Largest power of two f with sigma / f >= min_low (1 below _DECIMATE_ABOVE)."""
     f = 1
-    while sigma / (2 * f) >= _DECIMATE_ABOVE / 2 and sigma > _DECIMATE_ABOVE:
+    while sigma / (2 * f) >= min_low and sigma > 2 * min_low:
         f *= 2
     return f
 
 
-def _blur_low(x: torch.Tensor, sigma: float) -> tuple[torch.Tensor, int]:
+def _blur_low(
+    x: torch.Tensor, sigma: float, min_low: float = _DECIMATE_ABOVE / 2
+) -> tuple[torch.Tensor, int]:
     """Blur (N, 1, H, W) at *sigma* px; return the result at 1/f resolution and f."""
-    f = _decimation(sigma)
+    f = _decimation(sigma, min_low)
     if f == 1:
         return _blur_nchw(x, sigma), 1
     h, w = x.shape[-2:]
@@ -204,7 +225,7 @@ def max_filter(x: torch.Tensor, size: int) -> torch.Tensor:
 def _derivatives(x: torch.Tensor, sigma: float, first: bool) -> list[torch.Tensor]:
     """Scale-normalised ``sigma^2 (Lxx, Lxy, Lyy)`` [+ ``sigma (Lx, Ly)``] at *sigma* px."""
     xb, shape = _as_batch(x)
-    low, f = _blur_low(xb, sigma)
+    low, f = _blur_low(xb, sigma, _HESSIAN_MIN_LOW)
     p = F.pad(low, (1, 1, 1, 1), mode="replicate")
     c = p[..., 1:-1, 1:-1]
     lxx = p[..., 1:-1, 2:] - 2 * c + p[..., 1:-1, :-2]
@@ -339,7 +360,7 @@ def blob_detect(
         raise ValueError("sigmas must hold at least two scales")
     step = sigmas[1] / sigmas[0]
     f = 1
-    while sigmas[0] / step / (2 * f) >= 1.5:
+    while sigmas[0] / step / (2 * f) >= 1.0:
         f *= 2
     if f > 1:
         # large blobs: search on an area-decimated image, then map back to full resolution

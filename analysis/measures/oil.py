@@ -9,8 +9,10 @@ skin (masked Gaussian, sigma 4 mm, over "typical" skin: pixels whose ``m / Y`` l
 within 3 robust SDs of the skin's median, which leaves out highlights, spots and red
 lesions), the white
 light is ``w = (m - q Y) / (1 - q)``; diffuse shading scales ``m`` and ``Y`` together and
-leaves ``w = 0``. A pixel shines when ``w``, smoothed at 0.2 mm, is >= 10 % of the local
-skin luminance (hysteresis down to 5 %) and the pixel is brighter than its surroundings.
+leaves ``w = 0``. ``m`` and ``Y`` are first smoothed at 0.3 mm (at least 1 px, against
+sensor and JPEG chroma noise). A pixel shines when ``w`` is >= 12 % of the local skin
+luminance (hysteresis down to 6 %) and the pixel is brighter than its surroundings; shiny
+patches smaller than 0.5 mm² (or 6 px) are dropped.
 Shine area % is reported per region, and for ``t_zone`` (forehead, glabella, nose, chin) and
 ``u_zone`` (both cheeks) when those zones exist.
 """
@@ -24,7 +26,7 @@ import torch
 
 from analysis.measures.base import ConcernOutput, SkinImage
 from analysis.measures.filters import (
-    gaussian_blur,
+    components,
     hysteresis,
     masked_blur,
     measurement,
@@ -38,9 +40,12 @@ __all__ = ["T_ZONE", "U_ZONE", "measure", "shine_mask"]
 logger = logging.getLogger(__name__)
 
 BACKGROUND_MM = 4.0
-SMOOTH_MM = 0.2
-STRONG = 0.10
-WEAK = 0.05
+SMOOTH_MM = 0.3
+MIN_SMOOTH_PX = 1.0
+STRONG = 0.12
+WEAK = 0.06
+MIN_AREA_MM2 = 0.5
+MIN_AREA_PX = 6
 T_ZONE = ("forehead", "glabella", "nose", "chin")
 U_ZONE = ("cheek_left", "cheek_right")
 _LUMA = (0.2126729, 0.7151522, 0.0721750)
@@ -63,7 +68,7 @@ def shine_mask(img: SkinImage) -> np.ndarray:
     m = rgb.min(dim=0).values
     skin = img.skin.to(torch.bool)
     px = 1.0 / img.scale_mm
-    sm = gaussian_blur(torch.stack((m, y)), SMOOTH_MM * px)
+    sm = masked_blur(torch.stack((m, y)), skin, max(SMOOTH_MM * px, MIN_SMOOTH_PX))
     # background from typical skin only: pixels whose whiteness m / Y is near the skin's
     # median (highlights are whiter, spots and red lesions less white)
     q_px = sm[0] / sm[1].clamp(min=1e-4)
@@ -78,7 +83,12 @@ def shine_mask(img: SkinImage) -> np.ndarray:
     ok = skin & (sm[1] > y_bg)
     f = frac.cpu().numpy()
     ok_np = ok.cpu().numpy()
-    return hysteresis((f >= WEAK) & ok_np, (f >= STRONG) & ok_np)
+    mask = hysteresis((f >= WEAK) & ok_np, (f >= STRONG) & ok_np)
+    labels, stats, _ = components(mask)
+    min_area = max(MIN_AREA_MM2 * px * px, MIN_AREA_PX)
+    keep = stats[:, 4] >= min_area
+    keep[0] = False
+    return np.asarray(keep[labels], dtype=bool)
 
 
 @torch.no_grad()

@@ -81,7 +81,7 @@ def spot_mask(mi: torch.Tensor, img: SkinImage) -> np.ndarray:
     """Binary brown-spot mask (H, W) from the melanin-index map *mi*."""
     px = 1.0 / img.scale_mm
     skin = img.skin.to(torch.bool)
-    smooth = gaussian_blur(mi, SPOT_SMOOTH_MM * px)
+    smooth = masked_blur(mi, skin, SPOT_SMOOTH_MM * px)
     bg = masked_blur(smooth, skin, SPOT_BACKGROUND_MM * px)
     first = (smooth - bg) >= SPOT_WEAK
     clean = skin & ~(gaussian_blur(first.float(), 1.0 * px) > 0.05)
@@ -157,7 +157,7 @@ def measure(img: SkinImage) -> ConcernOutput:
     n_spots = int(labels.max())
 
     px = 1.0 / img.scale_mm
-    smooth = gaussian_blur(mi, MELASMA_SMOOTH_MM * px)
+    smooth = masked_blur(mi, img.skin.to(torch.bool), MELASMA_SMOOTH_MM * px)
     agg = _aggregate(img)
     ref_vals = smooth[agg]
     ref = _quantile(ref_vals, 0.25)

@@ -5,7 +5,9 @@ Method (see ``docs/methods/measures.md``)
 Dark blobs of L* found by the multi-scale, scale-normalised Laplacian of Gaussian
 (Lindeberg 1998) at scales (ratio 1.25) covering pore diameters of 0.1-0.5 mm
 (``sigma = d / (2 sqrt 2)``, the optimal scale of a uniform disk), never below
-0.7 px, so at a coarse working resolution the smallest detectable pore is ~2 px wide.
+0.7 px, so at a coarse working resolution the smallest detectable pore is ~2 px wide
+(at 0.15 mm/px: 0.3 mm); coarser than 0.25 mm/px no pore is resolved and nothing is
+reported.
 A pore is a local maximum in space and scale with a response >= 1.5 L* (a Gaussian pit of
 3 L* depth), round (Hessian eigenvalue ratio >= 0.35, rejecting line segments), with its
 centre at least 2 x the largest sigma inside the skin mask (edges of eyes, brows and
@@ -45,6 +47,8 @@ PORE_RESPONSE = 2.0  # L* units
 PORE_MIN_RATIO = 0.5
 ENLARGED_MM = 0.25
 MIN_SIGMA_PX = 0.7
+#: Coarsest filter scale at which the largest pores (0.5 mm) are still resolved.
+MAX_SCALE_MM = PORE_DIAMETER_MM[1] / (2.0 * math.sqrt(2.0)) / MIN_SIGMA_PX
 
 
 def _sigmas(scale_mm: float) -> list[float]:
@@ -67,7 +71,14 @@ def detect_pores(img: SkinImage) -> Blobs:
 
 @torch.no_grad()
 def measure(img: SkinImage) -> ConcernOutput:
-    """Measure pores on *img* (see the module docstring)."""
+    """Measure pores on *img* (see the module docstring).
+
+    Returns no measurement at all when the working resolution is coarser than
+    :data:`MAX_SCALE_MM` (no pore can be resolved; see :func:`analysis.measures.unresolved`).
+    """
+    if img.scale_mm > MAX_SCALE_MM:
+        logger.info("pores not measured: %.3f mm/px is too coarse", img.scale_mm)
+        return ConcernOutput(())
     blobs = detect_pores(img)
     dia_scale_mm = blobs.diameter_px * img.scale_mm
     enlarged = dia_scale_mm >= ENLARGED_MM

@@ -26,7 +26,7 @@ from analysis.measures.base import ConcernOutput, SkinImage
 from analysis.measures.filters import (
     blob_detect,
     disk_mask,
-    gaussian_blur,
+    masked_blur,
     measurement,
     region_fraction,
     region_items,
@@ -76,7 +76,7 @@ def measure(img: SkinImage) -> ConcernOutput:
     base_mask = _baseline_region(img)
     vals = ei[base_mask]
     baseline = float(vals.median().item()) if vals.numel() else 0.0
-    smooth = gaussian_blur(ei, RED_SMOOTH_MM * px)
+    smooth = masked_blur(ei, skin, RED_SMOOTH_MM * px)
     red = ((smooth - baseline >= RED_EXCESS) & skin).cpu().numpy()
 
     sig = _sigmas(*LESION_DIAMETER_MM, img.scale_mm)

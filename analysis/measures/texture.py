@@ -14,6 +14,8 @@ smooth shading, which multiplies Y, does not change them.
   region, of the local band-pass energy (RMS in a Gaussian window of sigma 2 mm). 1 means
   the same roughness everywhere; patches of rough skin next to smooth skin lower it.
   In (0, 1], higher = more uniform.
+
+Coarser than 0.5 mm per working pixel the band is not resolved and nothing is reported.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ FINE_SIGMA_MM = 0.1
 COARSE_SIGMA_MM = 1.0
 WINDOW_SIGMA_MM = 2.0
 MIN_SIGMA_PX = 0.5
+#: Coarsest working resolution at which the 0.2-2 mm band is still (partly) resolved.
+MAX_SCALE_MM = COARSE_SIGMA_MM / 2.0
 _LUMA = (0.2126729, 0.7151522, 0.0721750)
 
 
@@ -50,7 +54,14 @@ def band_pass(img: SkinImage) -> torch.Tensor:
 
 @torch.no_grad()
 def measure(img: SkinImage) -> ConcernOutput:
-    """Measure texture roughness and uniformity on *img* (see the module docstring)."""
+    """Measure texture roughness and uniformity on *img* (see the module docstring).
+
+    Returns no measurement when the working resolution is coarser than
+    :data:`MAX_SCALE_MM` (see :func:`analysis.measures.unresolved`).
+    """
+    if img.scale_mm > MAX_SCALE_MM:
+        logger.info("texture not measured: %.3f mm/px is too coarse", img.scale_mm)
+        return ConcernOutput(())
     band = band_pass(img)
     skin = img.skin.to(torch.bool)
     local = torch.sqrt(masked_blur(band**2, skin, WINDOW_SIGMA_MM / img.scale_mm).clamp(min=0))

@@ -53,6 +53,9 @@ WEAK = 0.2
 MIN_LENGTH_MM = 3.0
 MIN_ASPECT = 3.0
 MIN_SIGMA_PX = 0.7
+#: Coarsest filter scales at which fine lines / wrinkles are still resolved.
+FINE_MAX_SCALE_MM = FINE_SIGMAS_MM[-1] / MIN_SIGMA_PX
+WRINKLE_MAX_SCALE_MM = WRINKLE_SIGMAS_MM[-1] / MIN_SIGMA_PX
 
 
 class LineSet:
@@ -137,7 +140,15 @@ def detect_lines(img: SkinImage) -> LineSet:
 
 @torch.no_grad()
 def measure(img: SkinImage) -> ConcernOutput:
-    """Measure wrinkles and fine lines on *img* (see the module docstring)."""
+    """Measure wrinkles and fine lines on *img* (see the module docstring).
+
+    Coarser than :data:`FINE_MAX_SCALE_MM` the fine-line keys are left out, coarser than
+    :data:`WRINKLE_MAX_SCALE_MM` every key (see :func:`analysis.measures.unresolved`).
+    """
+    if img.scale_mm > WRINKLE_MAX_SCALE_MM:
+        logger.info("wrinkles not measured: %.3f mm/px is too coarse", img.scale_mm)
+        return ConcernOutput(())
+    fine_ok = img.scale_mm <= FINE_MAX_SCALE_MM
     lines = detect_lines(img)
     report = img.spacing_mm if img.spacing_mm is not None else 1.0
     min_len_px = MIN_LENGTH_MM / img.scale_mm
@@ -168,6 +179,8 @@ def measure(img: SkinImage) -> ConcernOutput:
         out.append(
             measurement("wrinkles.area_pct", reg.name, region_fraction(any_mask, reg.mask_np), img)
         )
+        if not fine_ok:
+            continue
         out.append(measurement("wrinkles.fine_lines.count", reg.name, int(fine.sum()), img))
         out.append(
             measurement(
@@ -178,7 +191,7 @@ def measure(img: SkinImage) -> ConcernOutput:
             )
         )
 
-    maps = (
+    maps: tuple[FeatureMap, ...] = (
         FeatureMap(
             "wrinkles",
             "wrinkles",
@@ -194,5 +207,7 @@ def measure(img: SkinImage) -> ConcernOutput:
             "Fine lines: Frangi valleys of L*, sigma 0.12-0.3 mm, >= 3 mm long",
         ),
     )
+    if not fine_ok:
+        maps = maps[:1]
     logger.debug("wrinkles: %d lines", n)
     return ConcernOutput(tuple(out), maps)

@@ -14,7 +14,7 @@ from tests.unit.integrations import fakes
 
 pytestmark = pytest.mark.integration
 
-#: The only warnings allowed, each justified in docs/dicom-outputs.md.
+#: The only warnings allowed, each justified in docs/dicom-conformance.md.
 ALLOWED_WARNINGS = (
     re.compile(
         r"Unrecognized defined term <99DRMN> for value 1 of attribute <Coding Scheme Designator>"

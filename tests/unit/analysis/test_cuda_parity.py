@@ -1,7 +1,7 @@
 """CPU/CUDA parity of every measure on a phantom (the CUDA test is skipped without CUDA).
 
-The CPU smooths with OpenCV and CUDA with ``conv2d``; a second test runs the ``conv2d``
-path on the CPU too, so the two code paths are compared on every machine.
+The CPU smooths with OpenCV and CUDA with PyTorch multiply-adds; a second test runs the
+PyTorch path on the CPU too, so the two code paths are compared on every machine.
 
 Tolerances: indices and percentages within 1 % relative (or 0.05 absolute); counts within
 1 or 2 % (a threshold decision can flip on float rounding); maps agree on >= 99.5 % of

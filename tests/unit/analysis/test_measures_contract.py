@@ -82,3 +82,23 @@ def test_maps_are_binary_masks_where_features_are(phantom):
     assert maps["shine"].data[phantom.truth.masks["shine"]].mean() > 0.8
     assert maps["spots"].data[phantom.truth.masks["spots"]].mean() > 0.8
     assert np.count_nonzero(maps["pores"].data) > 0
+
+
+def test_unresolved_families_are_left_out_not_zeroed():
+    from dataclasses import replace
+
+    from analysis.measures import unresolved
+
+    assert unresolved(0.1) == {}
+    assert set(unresolved(0.3)) == {"pores"}
+    assert set(unresolved(0.6)) == {"pores", "wrinkles.fine_lines", "texture"}
+    assert set(unresolved(2.0)) == {"pores", "wrinkles.fine_lines", "wrinkles", "texture"}
+    ph = make_phantom(PhantomSpec(size_px=(120, 120), spacing_mm=0.6, n_spots=2))
+    img = phantom_skin_image(ph)
+    keys = {m.key for fn in MEASURES for m in fn(img).measurements}
+    assert not any(k.startswith(("pores.", "wrinkles.fine_lines.", "texture.")) for k in keys)
+    assert "wrinkles.count" in keys and "pigmentation.spots.count" in keys
+    coarse = replace(img, scale_mm=2.0, spacing_mm=2.0)
+    keys = {m.key for fn in MEASURES for m in fn(coarse).measurements}
+    assert not any(k.startswith("wrinkles.") for k in keys)
+    assert "unresolved" in __import__("analysis.measures").measures.__all__
