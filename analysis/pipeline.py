@@ -48,6 +48,7 @@ from analysis.color import (
 from analysis.errors import AnalysisError, InputRejected
 from analysis.face import FaceGeometry, detect_face, estimate_spacing_mm, face_regions, skin_regions
 from analysis.keys import NOT_ASSESSED
+from analysis.measures import unresolved
 from analysis.measures.base import ConcernOutput, SkinImage
 from analysis.quality import (
     QualityThresholds,
@@ -588,6 +589,11 @@ class Analyzer:
             ),
         ]
         not_assessed = tuple(NotAssessed(k, r) for k, r in NOT_ASSESSED.items())
+        if q.usable:
+            # Families too fine for this photo's resolution get a reason, never a number.
+            not_assessed += tuple(
+                NotAssessed(k, r) for k, r in unresolved(float(d["scale_work"])).items()
+            )
         box = None
         if face is not None:
             bx, by, bw, bh = face.box

@@ -273,8 +273,7 @@ class ImageResult:
             "quality": {
                 "usable": q.usable,
                 "issues": [
-                    {"code": i.code, "message": i.message, "blocking": i.blocking}
-                    for i in q.issues
+                    {"code": i.code, "message": i.message, "blocking": i.blocking} for i in q.issues
                 ],
                 "sharpness": round(q.sharpness, 4),
                 "exposure_clipped_pct": round(q.exposure_clipped_pct, 4),

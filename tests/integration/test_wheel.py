@@ -18,7 +18,9 @@ def test_wheel_installs_and_imports_outside_the_repository(tmp_path: Path) -> No
     dist = tmp_path / "dist"
     subprocess.run(
         [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist)],
-        cwd=ROOT, check=True, capture_output=True,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
     wheels = list(dist.glob("dermnode-*.whl"))
     assert len(wheels) == 1
@@ -31,13 +33,16 @@ def test_wheel_installs_and_imports_outside_the_repository(tmp_path: Path) -> No
     # dermnode's packages.
     site = subprocess.run(
         [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     deps = next(p for p in sys.path if p.endswith("site-packages"))
     Path(site, "zz_dermnode_deps.pth").write_text(deps + "\n")
     subprocess.run(
         [str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheels[0])],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     code = (
         "import dicom_node, analysis, integrations, config, analysis.measures, "
@@ -56,9 +61,16 @@ def test_wheel_installs_and_imports_outside_the_repository(tmp_path: Path) -> No
     )
     assert "imported-ok" in out.stdout
     cli = subprocess.run(
-        [str(venv / "bin" / "dermnode"), "config", "validate",
-         str(ROOT / "config" / "examples" / "hospital.yaml")],
-        cwd=tmp_path, env=env, capture_output=True, text=True,
+        [
+            str(venv / "bin" / "dermnode"),
+            "config",
+            "validate",
+            str(ROOT / "config" / "examples" / "hospital.yaml"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert cli.returncode == 0, cli.stderr
     assert cli.stdout.startswith("OK")

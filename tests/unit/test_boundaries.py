@@ -9,8 +9,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN_IN_ANALYSIS = {
-    "pydicom", "pynetdicom", "highdicom", "hl7apy", "hl7", "apscheduler", "gdcm",
-    "dicom_node", "integrations", "config",
+    "pydicom",
+    "pynetdicom",
+    "highdicom",
+    "hl7apy",
+    "hl7",
+    "apscheduler",
+    "gdcm",
+    "dicom_node",
+    "integrations",
+    "config",
 }
 FORBIDDEN_IN_INTEGRATIONS = {"dicom_node"}
 
@@ -28,8 +36,11 @@ def _imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize(
     ("package", "forbidden"),
-    [("analysis", FORBIDDEN_IN_ANALYSIS), ("integrations", FORBIDDEN_IN_INTEGRATIONS),
-     ("config", {"analysis", "dicom_node", "integrations"})],
+    [
+        ("analysis", FORBIDDEN_IN_ANALYSIS),
+        ("integrations", FORBIDDEN_IN_INTEGRATIONS),
+        ("config", {"analysis", "dicom_node", "integrations"}),
+    ],
 )
 def test_package_imports_respect_dependency_direction(package: str, forbidden: set[str]) -> None:
     files = sorted((ROOT / package).rglob("*.py"))

@@ -42,21 +42,44 @@ def result(analyzer: Analyzer, astro: np.ndarray) -> ImageResult:
     return analyzer.analyze(astro, ImageDescription(source="astronaut"))
 
 
-def test_every_key_in_every_zone_and_face(result: ImageResult) -> None:
-    assert result.quality.usable and result.face_found
+def _missing_keys(result: ImageResult) -> list[tuple[str, str]]:
     have = {(m.key, m.region) for m in result.measurements}
     regions = [str(z) for z in ZONES] + ["face"]
-    missing = [
+    return [
         (k.key, r)
         for k in KEYS
         if k.key not in QUALITY_KEYS
         for r in regions
         if (k.key, r) not in have
     ]
-    assert missing == []
-    assert {("quality.sharpness", "face"), ("quality.exposure_clipped_pct", "face")} <= have
-    assert {n.key for n in result.not_assessed} == set(NOT_ASSESSED)
-    assert set(result.scores) == {"pigmentation", "redness", "pores", "wrinkles", "texture", "oil"}
+
+
+def test_every_key_in_every_zone_or_said_not_assessed(result: ImageResult) -> None:
+    # The astronaut's face is ~100 px wide (~1.4 mm/px): pores, fine lines and texture are
+    # too fine to resolve, and must be listed as not assessed with a reason, not as numbers.
+    assert result.quality.usable and result.face_found
+    unresolved = {n.key for n in result.not_assessed} - set(NOT_ASSESSED)
+    assert {"pores", "texture", "wrinkles.fine_lines"} <= unresolved
+    missing = _missing_keys(result)
+    assert missing, "the low-resolution photo cannot have every key"
+    for key, _region in missing:
+        assert any(key == u or key.startswith(u + ".") for u in unresolved), key
+    assert {("quality.sharpness", "face"), ("quality.exposure_clipped_pct", "face")} <= {
+        (m.key, m.region) for m in result.measurements
+    }
+    assert set(NOT_ASSESSED) <= {n.key for n in result.not_assessed}
+
+
+@pytest.mark.slow
+def test_every_key_in_every_zone_and_face_at_clinical_resolution(analyzer: Analyzer) -> None:
+    # Upscaled 6x the face is ~780 px wide: at the pipeline's 800 px working face width every
+    # family is within its resolution limit, so every key must be reported in every zone.
+    big = cv2.resize(data.astronaut(), (3072, 3072), interpolation=cv2.INTER_CUBIC)
+    res = analyzer.analyze(big, ImageDescription(source="astronaut-x4"))
+    assert res.quality.usable and res.face_found
+    assert _missing_keys(res) == []
+    assert {n.key for n in res.not_assessed} == set(NOT_ASSESSED)
+    assert set(res.scores) == {"pigmentation", "redness", "pores", "wrinkles", "texture", "oil"}
 
 
 def test_json_has_the_schema_of_design_5(result: ImageResult) -> None:
