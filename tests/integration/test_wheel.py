@@ -53,6 +53,10 @@ def test_wheel_installs_and_imports_outside_the_repository(tmp_path: Path) -> No
         "s = config.load_settings()\n"
         "assert s.node.ae_title == 'DERMNODE'\n"
         "assert pathlib.Path(config.default_config_path()).is_file()\n"
+        "from dicom_node.demo import sample_photo_path\n"
+        "assert 'site-packages' in str(sample_photo_path()) and sample_photo_path().is_file()\n"
+        "assert pathlib.Path(config.__file__).with_name('examples').joinpath("
+        "'hospital.yaml').is_file()\n"
         "print('imported-ok')\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
