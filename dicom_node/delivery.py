@@ -76,7 +76,18 @@ class Deliverer:
     def run_due(self, now: float | None = None) -> int:
         """Attempt every due delivery once; return the number of attempts made."""
         with self._lock:
-            due = self.store.due(now)
+            # Every due row, not the store's first 100: notices waiting for their study's
+            # objects keep their early due time, and after a long PACS outage more than 100
+            # of them would otherwise hide the DICOM rows they wait for (a deadlock).
+            t = time.time() if now is None else now
+            due = sorted(
+                (
+                    i
+                    for i in self.store.list_outbox(state=OutboxState.PENDING)
+                    if i.next_attempt_at <= t
+                ),
+                key=lambda i: (i.next_attempt_at, i.id),
+            )
             attempts = 0
             by_dest: dict[str, list[OutboxItem]] = defaultdict(list)
             hl7: list[OutboxItem] = []
@@ -116,6 +127,10 @@ class Deliverer:
             )
         except PacsDeliveryError as exc:  # no association at all, or an unreadable file
             results = [SendResult("", i.payload_ref or "", exc.status, exc) for i in items]
+        except Exception as exc:  # anything else must not stop the other deliveries
+            logger.exception("outbox: sending to %s failed unexpectedly", dest_name)
+            wrapped = PacsDeliveryError(f"internal error ({type(exc).__name__})", retryable=True)
+            results = [SendResult("", i.payload_ref or "", None, wrapped) for i in items]
         per_item = (time.monotonic() - started) / max(1, len(items))
         by_uid = {r.sop_instance_uid: r for r in results}
         for item in items:
@@ -191,6 +206,9 @@ class Deliverer:
             return 1
         except OSError as exc:
             self.store.mark_failed(item.id, retryable=False, error=f"message file: {exc.strerror}")
+            return 1
+        except ValueError as exc:  # e.g. the message holds an MLLP block character
+            self.store.mark_failed(item.id, retryable=False, error=f"message not sendable: {exc}")
             return 1
         self.store.mark_delivered(item.id, status=ack.ack_code)
         self.stats.record("hl7", True, time.monotonic() - started)

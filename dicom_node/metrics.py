@@ -31,7 +31,8 @@ def render_metrics(service: Service) -> str:
         lines.append(f"# HELP {name} {help_}")
         lines.append(f"# TYPE {name} {kind}")
         for labels, value in samples:
-            lines.append(f"{name}{labels} {value:g}")
+            v = float(value)  # integers exactly (":g" would round counters to 6 digits)
+            lines.append(f"{name}{labels} {int(v) if v.is_integer() else repr(v)}")
 
     if node is not None:
         store = node.store

@@ -191,6 +191,10 @@ class Service:
             + [s.stable_after_s for s in self.settings.sources if s.stable_after_s is not None]
         )
         n = 0
+        # A study re-opened by a late instance can become ready while its previous run is
+        # still in the pool (then _submit skipped it): queue every ready study not queued.
+        for ready in store.list_studies(StudyState.READY):
+            self._submit(ready.id)
         for study in store.received_before(t - shortest):
             if study.last_instance_at > t - self._stable_after(study.calling_ae):
                 continue

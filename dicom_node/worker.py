@@ -13,7 +13,9 @@ A worker owns a study from ``ready`` to ``encoded`` (DESIGN.md §2 steps 4-5):
 5. enqueue every object x destination and every notice in the outbox (deduplicated by the
    deterministic SOP Instance UID / the set digest), then compare-and-set
    ``analysing -> encoded``. A crash anywhere before that leaves the study ``analysing``; the
-   service puts such studies back to ``ready`` on start and the re-run is idempotent.
+   service puts such studies back to ``ready`` on start and the re-run is idempotent. A study
+   whose runs were interrupted ``MAX_INTERRUPTED_RUNS`` times (a photo that crashes the
+   process) is failed with the reason instead of being re-run after every restart.
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ __all__ = ["AnalysisWorker", "StudyOutcome", "set_digest"]
 logger = logging.getLogger(__name__)
 
 RESULTS_DIR = "results"
+#: Runs of one study interrupted by a crash before the study is failed instead of re-run.
+MAX_INTERRUPTED_RUNS = 3
+ATTEMPTS_FILE = ".analysis-runs"
 
 
 def set_digest(sop_instance_uids: Sequence[str]) -> str:
@@ -77,7 +82,12 @@ class StudyOutcome:
     duration_s: float = 0.0
 
 
-def _unusable(source: str, shape: tuple[int, int], reason: str) -> ImageResult:
+def _unusable(
+    source: str,
+    shape: tuple[int, int],
+    reason: str,
+    description: ImageDescription | None = None,
+) -> ImageResult:
     quality = QualityResult(
         usable=False,
         issues=(QualityIssue("undecodable", reason, True),),
@@ -86,7 +96,7 @@ def _unusable(source: str, shape: tuple[int, int], reason: str) -> ImageResult:
         face_found=False,
     )
     return ImageResult(
-        description=ImageDescription(source=source),
+        description=description or ImageDescription(source=source),
         image_shape=shape,
         quality=quality,
         spacing=Spacing(None, SpacingSource.UNKNOWN),
@@ -130,6 +140,22 @@ class AnalysisWorker:
         ):
             return StudyOutcome(job_id, None)
         version = study.version + 1
+        interrupted = self._count_attempt(job_id)
+        if interrupted >= MAX_INTERRUPTED_RUNS:
+            # A photo that crashes the process (a native decoder or encoder aborting) would
+            # otherwise be re-analysed after every restart, forever.
+            logger.error("job %d: analysis was interrupted %d times; failed", job_id, interrupted)
+            self.store.transition(
+                job_id,
+                StudyState.FAILED,
+                from_states=[StudyState.ANALYSING],
+                expected_version=version,
+                error=(
+                    f"analysis was interrupted {interrupted} times (the service crashed or was "
+                    "killed while analysing this study); not retried automatically"
+                ),
+            )
+            return StudyOutcome(job_id, StudyState.FAILED, duration_s=time.monotonic() - started)
         logger.info("job %d: analysing %d instance(s)", job_id, study.instance_count)
         try:
             outcome = self._process(job_id, study.study_instance_uid, version, started)
@@ -148,8 +174,31 @@ class AnalysisWorker:
                 expected_version=version,
                 error=reason,
             )
+            self._finished_run(job_id)
             return StudyOutcome(job_id, StudyState.FAILED, duration_s=time.monotonic() - started)
+        self._finished_run(job_id)  # not reached when the process dies mid-run
         return outcome
+
+    def _count_attempt(self, job_id: int) -> int:
+        """Record the start of a run; return how many earlier runs never finished.
+
+        The marker file is removed when a run ends (in any state) and when the limit is hit,
+        so ``dermnode jobs retry`` of such a study starts with a clean count.
+        """
+        marker = self.results_dir / f"job-{job_id}" / ATTEMPTS_FILE
+        try:
+            before = int(marker.read_text(encoding="ascii").strip() or 0)
+        except (FileNotFoundError, ValueError):
+            before = 0
+        if before >= MAX_INTERRUPTED_RUNS:
+            marker.unlink(missing_ok=True)
+            return before
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(str(before + 1), encoding="ascii")
+        return before
+
+    def _finished_run(self, job_id: int) -> None:
+        (self.results_dir / f"job-{job_id}" / ATTEMPTS_FILE).unlink(missing_ok=True)
 
     # -- steps ----------------------------------------------------------------------------
 
@@ -180,8 +229,14 @@ class AnalysisWorker:
         for item in items:
             if isinstance(item, ImageResult):
                 images.append(item)
-            else:
+                continue
+            try:
                 images.append(self.analyzer.analyze(*item))
+            except InputRejected as exc:  # e.g. too small: an answer that says why
+                logger.warning("job %d: a photo was rejected by the engine", job_id)
+                pixels, desc = item
+                shape = (int(pixels.shape[0]), int(pixels.shape[1])) if pixels.ndim >= 2 else (0, 0)
+                images.append(_unusable(desc.source, shape, str(exc), desc))
         result = AnalysisResult(images=tuple(images))
         digest = set_digest([i.sop_instance_uid for i in instances])
         out_dir = self.results_dir / f"job-{job_id}" / digest
@@ -194,6 +249,13 @@ class AnalysisWorker:
         (out_dir / "result.json").write_text(
             json.dumps(result.to_json(outputs), indent=1), encoding="utf-8"
         )
+        current = self.store.get_study(job_id)
+        if current is None or current.version != version:
+            # A late instance re-opened the study while we worked: do not queue results that
+            # are already superseded; the study is analysed again with every instance.
+            logger.info("job %d: study changed during analysis; results not queued", job_id)
+            duration = time.monotonic() - started
+            return StudyOutcome(job_id, StudyState.RECEIVED, len(images), 0, 0, duration)
         queued = self._enqueue(job_id, study_uid, digest, out_dir, result, sources[0], outputs)
         state = StudyState.ENCODED
         if not self.store.transition(
