@@ -30,6 +30,7 @@ import highdicom as hd
 import numpy as np
 from highdicom.sr import CodedConcept
 from pydicom.dataset import Dataset
+from pydicom.pixels import get_encoder
 from pydicom.sr.codedict import codes
 from pydicom.uid import ExplicitVRLittleEndian, RLELossless
 
@@ -48,6 +49,7 @@ from integrations.errors import EncodingError
 from integrations.uids import OutputUids, derive_uid, tracking_uid
 
 __all__ = [
+    "use_safe_rle_encoder",
     "SEGMENT_COLOURS",
     "SegOutput",
     "SegmentRef",
@@ -272,6 +274,19 @@ def _fix_single_frame_references(seg: Dataset) -> None:
                 del inst.ReferencedFrameNumber
 
 
+def use_safe_rle_encoder() -> None:
+    """Encode RLE Lossless with pydicom's own encoder, never python-gdcm's.
+
+    python-gdcm's RLE encoder aborts the whole process (``std::terminate``) on a frame whose
+    rows and columns are both odd (e.g. 433 x 577), which the fractional SEG of a photo can
+    be. pydicom's encoder is exact for every size, so the gdcm plugin is removed from the RLE
+    Lossless encoder (process-wide, once; decoding is unaffected).
+    """
+    encoder = get_encoder(RLELossless)
+    if "gdcm" in encoder.available_plugins:
+        encoder.remove_plugin("gdcm")
+
+
 def build_segmentations(
     image: ImageResult,
     source: Dataset,
@@ -305,6 +320,7 @@ def build_segmentations(
     EncodingError
         When a mask does not have the size of the source or highdicom refuses the input.
     """
+    use_safe_rle_encoder()
     shape = (int(source.Rows), int(source.Columns))
     sop_uid = str(source.SOPInstanceUID)
     view = str(image.description.view)

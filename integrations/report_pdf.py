@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 from PIL import Image
@@ -160,6 +161,31 @@ def _outline(mask: npt.NDArray[np.bool_], width: int) -> npt.NDArray[np.bool_]:
     return np.asarray(mask & ~inner)
 
 
+#: Long side (px) at which photos are drawn for the report (900 px are placed on the page).
+_DRAW_MAX_SIDE = 1200
+
+
+def _fit(
+    image: ImageResult, photo: npt.NDArray[np.uint8] | None, max_side: int | None
+) -> tuple[tuple[int, int], npt.NDArray[np.uint8] | None, float]:
+    """The drawing size, the photo at that size and the scale (1 = source size)."""
+    h, w = image.image_shape
+    f = 1.0 if not max_side or max(h, w) <= max_side else max_side / max(h, w)
+    shape = (max(1, round(h * f)), max(1, round(w * f)))
+    if photo is not None and photo.shape[:2] == (h, w) and f < 1.0:
+        photo = np.asarray(
+            cv2.resize(photo, (shape[1], shape[0]), interpolation=cv2.INTER_AREA), np.uint8
+        )
+    return shape, photo, f
+
+
+def _resize_mask(mask: npt.NDArray[np.bool_], shape: tuple[int, int]) -> npt.NDArray[np.bool_]:
+    if mask.shape == shape:
+        return mask
+    small = cv2.resize(mask.view(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
+    return np.asarray(small.astype(bool))
+
+
 def _base(photo: npt.NDArray[np.uint8] | None, shape: tuple[int, int]) -> npt.NDArray[np.float32]:
     if photo is None or photo.shape[:2] != shape:
         return np.full((*shape, 3), 96.0, np.float32)
@@ -167,27 +193,43 @@ def _base(photo: npt.NDArray[np.uint8] | None, shape: tuple[int, int]) -> npt.ND
     return rgb[..., :3].astype(np.float32)
 
 
-def overlay_image(image: ImageResult, photo: npt.NDArray[np.uint8] | None) -> Image.Image:
-    """The photo with zone outlines and binary features filled in their colours."""
-    out = _base(photo, image.image_shape)
-    width = max(1, round(max(image.image_shape) / 300))
+def overlay_image(
+    image: ImageResult, photo: npt.NDArray[np.uint8] | None, max_side: int | None = None
+) -> Image.Image:
+    """The photo with zone outlines and binary features filled in their colours.
+
+    With *max_side*, drawn at most that many pixels on the long side (for the report; a
+    12-megapixel photo is not drawn at full size for a page).
+    """
+    shape, photo, _ = _fit(image, photo, max_side)
+    out = _base(photo, shape)
+    width = max(1, round(max(shape) / 300))
     for zone in image.zones:
         if zone.region in ("face", "skin"):
             continue
-        edge = _outline(zone.mask, width)
+        edge = _outline(_resize_mask(zone.mask, shape), width)
         out[edge] = np.asarray(segment_colour(zone.region), np.float32)
     for fmap in image.maps:
         if fmap.kind is MapKind.BINARY:
             colour = np.asarray(segment_colour(fmap.name), np.float32)
-            sel = fmap.data
+            sel = _resize_mask(fmap.data, shape)
             out[sel] = 0.4 * out[sel] + 0.6 * colour
     return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8))
 
 
-def _heat(image: ImageResult, fmap: FeatureMap, photo: npt.NDArray[np.uint8] | None) -> Image.Image:
-    out = _base(photo, image.image_shape) * 0.5
+def _heat(
+    image: ImageResult,
+    fmap: FeatureMap,
+    photo: npt.NDArray[np.uint8] | None,
+    max_side: int | None = None,
+) -> Image.Image:
+    shape, photo, _ = _fit(image, photo, max_side)
+    out = _base(photo, shape) * 0.5
     colour = np.asarray(segment_colour(fmap.name), np.float32)
-    alpha = np.clip(fmap.data, 0.0, 1.0)[..., None]
+    data = fmap.data
+    if data.shape != shape:
+        data = cv2.resize(data, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    alpha = np.clip(data, 0.0, 1.0)[..., None]
     out = (1 - alpha) * out + alpha * colour
     return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8))
 
@@ -406,14 +448,16 @@ def _draw_page(c: Canvas, page: _Page, index: int, total: int, algo: str) -> Non
     image = page.image
     continuous = [m for m in image.maps if m.kind is MapKind.CONTINUOUS]
     main_h = y_top - _MARGIN - 40 - (120 if continuous else 0)
-    _draw_image(c, overlay_image(image, page.photo), _MARGIN, y_top - main_h, left_w, main_h)
+    _draw_image(
+        c, overlay_image(image, page.photo, _DRAW_MAX_SIDE), _MARGIN, y_top - main_h, left_w, main_h
+    )
     y = y_top - main_h - 10
     y = _legend(c, image, _MARGIN, y, left_w)
     if continuous:
         pw = (left_w - 10 * (len(continuous) - 1)) / len(continuous)
         for i, fmap in enumerate(continuous):
             px = _MARGIN + i * (pw + 10)
-            _draw_image(c, _heat(image, fmap, page.photo), px, y - 100, pw, 96)
+            _draw_image(c, _heat(image, fmap, page.photo, _DRAW_MAX_SIDE // 2), px, y - 100, pw, 96)
             _text(c, px, y - 110, f"{fmap.name} map (relative, 0-1)", 7)
     x = _MARGIN + left_w + 18
     width = w - x - _MARGIN

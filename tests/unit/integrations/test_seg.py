@@ -126,3 +126,32 @@ def test_mask_of_wrong_size_is_refused() -> None:
     )
     with pytest.raises(EncodingError, match="shape"):
         _build(bad)
+
+
+_RLE_ODD_FRAME = """
+import numpy as np
+from pydicom.pixels import get_encoder
+from pydicom.uid import RLELossless
+from integrations.dicom_seg import use_safe_rle_encoder
+
+use_safe_rle_encoder()
+arr = np.random.default_rng(0).integers(0, 255, (433, 577), dtype=np.uint8)
+out = get_encoder(RLELossless).encode(
+    arr, rows=433, columns=577, samples_per_pixel=1, bits_allocated=8, bits_stored=8,
+    pixel_representation=0, photometric_interpretation="MONOCHROME2", number_of_frames=1,
+)
+print("encoded", len(out))
+"""
+
+
+def test_rle_of_an_odd_sized_frame_does_not_abort_the_process() -> None:
+    # python-gdcm's RLE encoder calls std::terminate on odd x odd frames (a fractional SEG of
+    # a 433 x 577 photo); run in a subprocess so a regression fails this test, not the suite.
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _RLE_ODD_FRAME], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-500:]
+    assert proc.stdout.startswith("encoded")
