@@ -28,3 +28,6 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level)
     # pynetdicom is chatty at INFO (one line per PDU event); keep its warnings only.
     logging.getLogger("pynetdicom").setLevel(max(logging.WARNING, root.level))
+    # APScheduler warns on every tick skipped while the previous run of a timer is still
+    # busy (a long delivery): expected with coalescing, not worth an administrator's look.
+    logging.getLogger("apscheduler.scheduler").setLevel(max(logging.ERROR, root.level))
