@@ -19,6 +19,10 @@ data path (DESIGN.md §2), so a restart resumes where it stopped:
     ``version`` is incremented on every state change and whenever a new instance arrives,
     so a worker can finish with a compare-and-set (:meth:`JobStore.transition`) and notice
     that the study changed under it.
+``results``
+    The results index for progress tracking: one row per value (image x region x key) of
+    every analysed result set, keyed by patient (Patient ID + Issuer), study date and view,
+    with the algorithm version. Priors are read from the result sets of *delivered* studies.
 ``outbox``
     One row per object x destination to deliver (``kind`` ``dicom`` or ``hl7``), with the
     retry state machine::
@@ -54,6 +58,7 @@ __all__ = [
     "OutboxItem",
     "OutboxKind",
     "OutboxState",
+    "ResultRow",
     "StudyRecord",
     "StudyState",
     "backoff_delay_s",
@@ -160,6 +165,28 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_attempt_at);
 CREATE INDEX IF NOT EXISTS outbox_study ON outbox (study_id);
 CREATE UNIQUE INDEX IF NOT EXISTS outbox_dedup ON outbox (kind, destination, dedup_key)
     WHERE dedup_key IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS results (
+    id                      INTEGER PRIMARY KEY AUTOINCREMENT,
+    study_id                INTEGER NOT NULL REFERENCES studies (id),
+    study_instance_uid      TEXT NOT NULL,
+    result_set              TEXT NOT NULL,
+    patient_id              TEXT NOT NULL,
+    issuer_of_patient_id    TEXT NOT NULL DEFAULT '',
+    study_date              TEXT NOT NULL DEFAULT '',
+    view                    TEXT NOT NULL,
+    source_sop_instance_uid TEXT NOT NULL,
+    region                  TEXT NOT NULL,
+    key                     TEXT NOT NULL,
+    value                   REAL NOT NULL,
+    unit                    TEXT NOT NULL,
+    algorithm_version       TEXT NOT NULL,
+    sr_instance_uid         TEXT,
+    created_at              REAL NOT NULL,
+    UNIQUE (result_set, source_sop_instance_uid, region, key)
+);
+CREATE INDEX IF NOT EXISTS results_patient
+    ON results (patient_id, issuer_of_patient_id, view, study_date);
 """
 
 
@@ -239,6 +266,25 @@ class OutboxItem:
     delivered_at: float | None
     last_error: str | None
     last_status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRow:
+    """One indexed value of a delivered (or being delivered) result. Holds the Patient ID."""
+
+    study_instance_uid: str
+    result_set: str
+    patient_id: str
+    issuer_of_patient_id: str
+    study_date: str
+    view: str
+    source_sop_instance_uid: str
+    region: str
+    key: str
+    value: float
+    unit: str
+    algorithm_version: str
+    sr_instance_uid: str | None = None
 
 
 def backoff_delay_s(attempts: int, policy: DeliverySettings) -> float:
@@ -744,6 +790,51 @@ class JobStore:
                 (t, job_id),
             ).rowcount
         return n, s == 1
+
+    # -- results index ----------------------------------------------------------------------
+
+    def record_results(self, study_id: int, rows: Sequence[ResultRow]) -> int:
+        """Index the values of one result set (idempotent); return the rows added."""
+        t = time.time()
+        fields = [f for f in ResultRow.__slots__]
+        conn = self._conn()
+        with self._write(conn):
+            cur = conn.executemany(
+                f"INSERT INTO results (study_id, created_at, {', '.join(fields)}) "  # noqa: S608
+                f"VALUES (?, ?, {', '.join('?' for _ in fields)})"
+                " ON CONFLICT (result_set, source_sop_instance_uid, region, key) DO NOTHING",
+                [(study_id, t, *(getattr(r, f) for f in fields)) for r in rows],
+            )
+        return int(cur.rowcount)
+
+    def patient_results(
+        self,
+        patient_id: str,
+        issuer_of_patient_id: str = "",
+        *,
+        delivered_only: bool = True,
+        exclude_study_uid: str | None = None,
+    ) -> list[ResultRow]:
+        """The indexed values of one patient (only this patient's), oldest study first.
+
+        Per study only its newest result set counts (a study re-opened by a late instance
+        has several). With *delivered_only*, only studies whose results reached the PACS.
+        """
+        state_filter = " AND s.state IN ('delivered', 'notified')" if delivered_only else ""
+        sql = (
+            "SELECT r.* FROM results r JOIN studies s ON s.id = r.study_id"  # noqa: S608
+            " WHERE r.patient_id = ? AND r.issuer_of_patient_id = ?"
+            + state_filter
+            + " AND r.study_instance_uid != ?"
+            " AND r.result_set = (SELECT r2.result_set FROM results r2"
+            "   WHERE r2.study_id = r.study_id ORDER BY r2.created_at DESC, r2.id DESC"
+            "   LIMIT 1)"
+            " ORDER BY r.study_date, r.study_instance_uid, r.id"
+        )
+        params = (patient_id, issuer_of_patient_id, exclude_study_uid or "")
+        rows = self._conn().execute(sql, params).fetchall()
+        fields = ResultRow.__slots__
+        return [ResultRow(**{f: r[f] for f in fields}) for r in rows]
 
     def outbox_counts(self, study_id: int) -> dict[str, int]:
         """Number of outbox rows of a job per state."""
