@@ -27,6 +27,7 @@ __all__ = [
     "HttpSettings",
     "LoggingSettings",
     "NodeSettings",
+    "ProgressSettings",
     "RetentionSettings",
     "Settings",
     "SourceSettings",
@@ -197,6 +198,20 @@ class DeliverySettings(_Section):
     backoff_max_s: float = Field(default=600.0, gt=0)
 
 
+class ProgressSettings(_Section):
+    """Progress tracking: comparison with the patient's earlier results.
+
+    Priors come from the local results index. With ``pacs_priors``, a patient the index does
+    not know is looked up in the PACS (destination ``pacs_destination``): C-FIND at study level
+    for the patient, then the SRs DermNode wrote are retrieved (C-GET) and read back.
+    """
+
+    enabled: bool = True
+    pacs_priors: bool = False
+    pacs_destination: str | None = None
+    max_priors: int = Field(default=20, ge=1, le=500)
+
+
 class AnalysisSettings(_Section):
     """The analysis workers."""
 
@@ -239,6 +254,7 @@ class Settings(BaseSettings):
     hl7: tuple[Hl7EndpointSettings, ...] = ()
     delivery: DeliverySettings = DeliverySettings()
     analysis: AnalysisSettings = AnalysisSettings()
+    progress: ProgressSettings = ProgressSettings()
     retention: RetentionSettings = RetentionSettings()
     http: HttpSettings = HttpSettings()
     logging: LoggingSettings = LoggingSettings()
@@ -254,6 +270,21 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Environment variables win over the file (passed as init values).
         return (env_settings, init_settings)
+
+    @model_validator(mode="after")
+    def _progress_destination(self) -> Settings:
+        p = self.progress
+        if p.pacs_priors:
+            if p.pacs_destination is None:
+                raise ValueError("progress.pacs_destination is required when pacs_priors is on")
+            names = {d.name: d for d in self.destinations}
+            dest = names.get(p.pacs_destination)
+            if dest is None or dest.kind != "dicom":
+                raise ValueError(
+                    f"progress.pacs_destination {p.pacs_destination!r} must name a dicom "
+                    "destination"
+                )
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> Settings:

@@ -30,7 +30,7 @@ import highdicom as hd
 import numpy as np
 from highdicom.sr import CodedConcept
 from pydicom.dataset import Dataset
-from pydicom.pixels import get_encoder
+from pydicom.pixels.encoders.base import get_encoder
 from pydicom.sr.codedict import codes
 from pydicom.uid import ExplicitVRLittleEndian, RLELossless
 
