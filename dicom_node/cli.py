@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="run the whole path on one machine on embedded defaults")
     d.add_argument("--out", default="demo-out", help="folder for the demo's outputs")
 
+    h = sub.add_parser("history", help="one patient's trend table (no other patient's data)")
+    h.add_argument("patient_id")
+    h.add_argument("--issuer", default="", help="Issuer of Patient ID, when the PACS sends one")
+    h.add_argument("--config", help="YAML configuration file")
+
     j = sub.add_parser("jobs", help="list, show or retry jobs (no patient data)")
     j.add_argument("--config", help="YAML configuration file")
     jsub = j.add_subparsers(dest="jobs_command", required=True)
@@ -85,6 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from dicom_node.demo import demo_command
 
             return demo_command(args.out)
+        if args.command == "history":
+            from dicom_node.history_cmd import history_command
+
+            return history_command(args.patient_id, args.issuer, args.config)
         if args.command == "jobs":
             from dicom_node.jobs_cmd import jobs_command
 
