@@ -17,6 +17,7 @@ __all__ = [
     "D65_WHITE",
     "RGB_TO_XYZ",
     "grey_world_gains",
+    "iterative_grey_gains",
     "linear_rgb_to_lab",
     "linear_to_srgb",
     "srgb_to_linear",
@@ -31,6 +32,7 @@ RGB_TO_XYZ = (
 )
 #: D65 reference white (Y = 1).
 D65_WHITE = (0.95047, 1.0, 1.08883)
+_MAX_REFERENCE = 50_000
 
 
 def to_unit_float(
@@ -128,3 +130,64 @@ def grey_world_gains(
     lum = torch.tensor(RGB_TO_XYZ[1], dtype=rgb_linear.dtype, device=rgb_linear.device)
     grey = (lum * means).sum()
     return (grey / means).clamp(1.0 / max_gain, max_gain)
+
+
+def iterative_grey_gains(
+    rgb_linear: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    max_gain: float = 2.0,
+    grey_fraction: float = 0.3,
+    clip_level: float = 0.8,
+    iterations: int = 30,
+) -> torch.Tensor:
+    """Grey-pixel white-balance gains ``(3,)``, re-selecting the grey pixels after balancing.
+
+    :func:`grey_world_gains` picks the least saturated pixels *of the unbalanced image*:
+    under a colour cast those are the pixels whose own tint happens to cancel the cast, so
+    the correction falls short. Here the selection is repeated on the image balanced with
+    the current gains (up to *iterations* times, until the gains move by < 0.01 %; each
+    round removes a fraction of the remaining cast, quickly when the scene holds neutral
+    surfaces, ~20 % per round on a scene of uniformly tinted greys, on which 30 rounds leave
+    < 1 %). At the fixed point the selected pixels average
+    to grey, and the fixed point of ``c * image`` (a pure per-channel cast ``c``) is the
+    fixed point of ``image`` divided by ``c``: the balanced result does not depend on the
+    cast. Reference pixels (*mask*) exclude those with any channel >= *clip_level* (linear
+    0.8 = sRGB 0.91: such pixels clip under a small cast or brightening, and a clipped
+    channel has lost its colour) and black ones (max <= 0.01). The mean luminance is kept
+    (Rec. 709 weights) and gains are clamped to ``[1 / max_gain, max_gain]``; with fewer than
+    100 reference pixels the gains are 1.
+    """
+    if rgb_linear.ndim != 3 or rgb_linear.shape[0] != 3:
+        raise InputRejected(f"rgb_linear must be (3, H, W), got {tuple(rgb_linear.shape)}")
+    if not 0.0 < grey_fraction <= 1.0:
+        raise ValueError(f"grey_fraction must be in (0, 1], got {grey_fraction}")
+    if not 0.0 < clip_level <= 1.0:
+        raise ValueError(f"clip_level must be in (0, 1], got {clip_level}")
+    if iterations < 1:
+        raise ValueError(f"iterations must be >= 1, got {iterations}")
+    mx = rgb_linear.amax(0)
+    valid = (mx < clip_level) & (mx > 0.01)
+    if mask is not None:
+        valid &= mask
+    ones = torch.ones(3, dtype=rgb_linear.dtype, device=rgb_linear.device)
+    if int(valid.sum()) < 100:
+        return ones
+    px = rgb_linear[:, valid]  # (3, N)
+    if px.shape[1] > _MAX_REFERENCE:  # an evenly strided subsample keeps each round cheap
+        px = px[:, :: px.shape[1] // _MAX_REFERENCE + 1]
+    lum = torch.tensor(RGB_TO_XYZ[1], dtype=rgb_linear.dtype, device=rgb_linear.device)
+    gains = ones
+    for _ in range(iterations):
+        bal = px * gains.view(3, 1)
+        bmx = bal.amax(0)
+        sat = (bmx - bal.amin(0)) / bmx.clamp(min=1e-6)
+        k = max(1, int(grey_fraction * sat.numel()))
+        sel = sat <= sat.kthvalue(k).values
+        means = px[:, sel].mean(dim=1)
+        if bool((means <= 1e-6).any()):
+            return ones
+        new = ((lum * means).sum() / means).clamp(1.0 / max_gain, max_gain)
+        if bool(torch.allclose(new, gains, rtol=1e-4, atol=0.0)):
+            return new
+        gains = new
+    return gains

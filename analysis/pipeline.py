@@ -6,7 +6,8 @@ wrapper over an array transform (MONAI style)::
     DetectFaced       Haar cascades on a <= 640 px grey copy          (analysis.face)
     WorkingFramed     crop to the face (+ margin) and resample to the working size
     ToLinearRGBd      sRGB -> linear light, float32, on the chosen torch device
-    WhiteBalanced     grey-world gains from the scene around the face, in linear light
+    WhiteBalanced     grey-pixel gains (re-selected after balancing) from the scene
+                      around the face, in linear light
     ToLabd            CIELAB (D65) in float
     FaceZonesd        skin mask + zone masks (or region ``skin`` on a close-up)
     QualityGated      sharpness, clipping, face size, colour cast, glare
@@ -21,14 +22,17 @@ and zone masks are resized back to the source size (nearest neighbour for masks,
 for continuous maps) and pasted into the full frame before they leave.
 
 The torch device is chosen once, when the :class:`Analyzer` is built: ``"auto"`` means CUDA
-when available, else CPU.
+when available, else CPU. On the CPU the six measures run concurrently on ``cpu_workers``
+threads while PyTorch's intra-op threads are set to 1 (see :class:`Analyzer`).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +44,7 @@ from monai.transforms.compose import Compose
 from monai.transforms.transform import MapTransform, Transform
 
 from analysis.color import (
-    grey_world_gains,
+    iterative_grey_gains,
     linear_rgb_to_lab,
     srgb_to_linear,
     to_unit_float,
@@ -197,7 +201,7 @@ class ToLinearRGB(Transform):
 
 
 class WhiteBalance(Transform):
-    """Grey-world white balance in linear light (see :func:`analysis.color.grey_world_gains`).
+    """Grey-pixel white balance in linear light (:func:`analysis.color.iterative_grey_gains`).
 
     The gains come from a thumbnail of the whole scene *outside* the face, so the skin's own
     colour (which carries the pigmentation and redness information) never drives them. A
@@ -212,7 +216,7 @@ class WhiteBalance(Transform):
         """Gains ``(3,)`` from the reference pixels of a linear thumbnail."""
         if float(reference.float().mean()) < self.min_reference_fraction:
             return torch.ones(3, dtype=thumb_linear.dtype, device=thumb_linear.device)
-        return grey_world_gains(thumb_linear, reference, self.max_gain)
+        return iterative_grey_gains(thumb_linear, reference, self.max_gain)
 
     def __call__(  # type: ignore[override]
         self, rgb_linear: torch.Tensor, gains: torch.Tensor
@@ -280,21 +284,37 @@ class QualityGate(Transform):
 
 
 class Measure(Transform):
-    """Run each concern measure on a :class:`SkinImage`."""
+    """Run each concern measure on a :class:`SkinImage`.
 
-    def __init__(self, measures: Sequence[MeasureFn]) -> None:
+    On the CPU with ``workers > 1`` the measures run concurrently in a thread pool (they
+    are independent, and PyTorch, OpenCV and NumPy release the GIL in their kernels); the
+    outputs keep the measures' order, so the result does not depend on the scheduling.
+    """
+
+    def __init__(self, measures: Sequence[MeasureFn], workers: int = 1) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
         self.measures = tuple(measures)
+        self.workers = workers
+
+    def _run(self, m: MeasureFn, img: SkinImage) -> ConcernOutput:
+        name = getattr(m, "__module__", "") + "." + getattr(m, "__name__", repr(m))
+        try:
+            return m(img)
+        except Exception as exc:
+            raise AnalysisError(f"measure {name} failed") from exc
 
     def __call__(self, img: SkinImage) -> list[ConcernOutput]:
         """All measures' outputs, in order."""
-        out: list[ConcernOutput] = []
-        for m in self.measures:
-            name = getattr(m, "__module__", "") + "." + getattr(m, "__name__", repr(m))
-            try:
-                out.append(m(img))
-            except Exception as exc:
-                raise AnalysisError(f"measure {name} failed") from exc
-        return out
+        if self.workers == 1 or img.device.type != "cpu" or len(self.measures) < 2:
+            return [self._run(m, img) for m in self.measures]
+
+        def run(m: MeasureFn) -> ConcernOutput:
+            with torch.inference_mode():  # a mode is per thread: re-enter it in the worker
+                return self._run(m, img)
+
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            return list(pool.map(run, self.measures))
 
 
 # ------------------------------------------------------------------ dict wrappers
@@ -438,10 +458,13 @@ class Measured(_Wrapper):
     """
 
     def __init__(
-        self, measures: Sequence[MeasureFn], keys: Hashable | Sequence[Hashable] = "rgb_linear"
+        self,
+        measures: Sequence[MeasureFn],
+        keys: Hashable | Sequence[Hashable] = "rgb_linear",
+        workers: int = 1,
     ) -> None:
         super().__init__(keys)
-        self.t = Measure(measures)
+        self.t = Measure(measures, workers)
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
@@ -516,6 +539,13 @@ class Analyzer:
         Working resolution (see the module docstring).
     thresholds
         Quality gate limits.
+    cpu_workers
+        CPU only: how many measures run concurrently (default: ``torch.get_num_threads()``
+        when the analyzer is built, i.e. the cores PyTorch was given). During
+        :meth:`analyze` PyTorch's intra-op threads are set to 1 and restored afterwards:
+        the work is ~1 megapixel per operation, where OpenMP's per-operation fork/join
+        costs more than it gains, and on a busy machine its spinning threads made a
+        12 MP photo 3x slower with 2 threads than with 1 (docs/methods/pipeline.md).
     """
 
     def __init__(
@@ -527,8 +557,12 @@ class Analyzer:
         working_face_px: int = 800,
         working_long_side: int = 1600,
         thresholds: QualityThresholds | None = None,
+        cpu_workers: int | None = None,
     ) -> None:
         self.device = resolve_device(device)
+        if cpu_workers is not None and cpu_workers < 1:
+            raise ValueError(f"cpu_workers must be >= 1, got {cpu_workers}")
+        self.cpu_workers = max(1, torch.get_num_threads()) if cpu_workers is None else cpu_workers
         self.measures = tuple(measures) if measures is not None else _default_measures()
         self.score_fn = score_fn if score_fn is not None else _default_scores()
         self.transform = Compose(
@@ -541,7 +575,7 @@ class Analyzer:
                 FaceZonesd(),
                 QualityGated(thresholds=thresholds),
                 _SpacingD(),
-                Measured(self.measures),
+                Measured(self.measures, workers=self.cpu_workers),
             ],
             log_stats=False,
         )
@@ -567,9 +601,22 @@ class Analyzer:
             raise InputRejected(f"image is too small: {image.shape[:2]}")
         if not image.flags.writeable:  # torch.from_numpy needs a writable array
             image = image.copy()
-        with torch.inference_mode():
+        with torch.inference_mode(), self._threads():
             d = self.transform({"image": image, "description": description})
         return self._assemble(d)
+
+    @contextmanager
+    def _threads(self) -> Iterator[None]:
+        """On the CPU: one PyTorch intra-op thread while analysing (restored afterwards)."""
+        if self.device.type != "cpu":
+            yield
+            return
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
     def analyze_many(
         self, items: Iterable[tuple[npt.NDArray[Any], ImageDescription]]

@@ -52,6 +52,7 @@ __all__ = [
     "gaussian_blur",
     "hessian",
     "hysteresis",
+    "inner_mask",
     "masked_blur",
     "max_filter",
     "measurement",
@@ -200,10 +201,17 @@ def max_filter(x: torch.Tensor, size: int) -> torch.Tensor:
     """Running maximum over a *size* x *size* window (odd) of (H, W) or (B, H, W) *x*.
 
     Separable, by shifted element-wise maxima (``max_pool2d`` with stride 1 is slow on the
-    CPU); outside the image counts as minus infinity.
+    CPU), or on the CPU by ``cv2.dilate`` (the same maximum, exactly); outside the image
+    counts as minus infinity.
     """
     if size % 2 != 1 or size < 1:
         raise ValueError(f"size must be a positive odd number, got {size!r}")
+    if x.device.type == "cpu" and _USE_OPENCV and x.dtype == torch.float32:
+        # OpenCV's dilation ignores outside pixels (its default border is the minimum)
+        kernel = np.ones((size, size), dtype=np.uint8)
+        arr = np.ascontiguousarray(x.detach().numpy()).reshape(-1, x.shape[-2], x.shape[-1])
+        dilated = np.stack([cv2.dilate(a, kernel) for a in arr]).reshape(tuple(x.shape))
+        return torch.from_numpy(dilated)
     h = size // 2
     y = x
     for dim in (-1, -2):
@@ -219,13 +227,73 @@ def max_filter(x: torch.Tensor, size: int) -> torch.Tensor:
     return y
 
 
+def inner_mask(mask: torch.Tensor, margin_px: float) -> torch.Tensor:
+    """Pixels of *mask* at least *margin_px* (Chebyshev distance) from any pixel outside it.
+
+    The image border does not count as outside: a mask covering the whole image stays
+    whole.
+    """
+    m = max(0, int(math.ceil(margin_px)))
+    mask = mask.to(torch.bool)
+    if m == 0:
+        return mask
+    outside = (~mask).to(torch.float32)
+    return max_filter(outside, 2 * m + 1) <= 0
+
+
 # --------------------------------------------------------------------------- Hessian
+
+
+def _derivative_kernels(s_low: float, first: bool) -> list[npt.NDArray[np.float32]]:
+    """Central-difference correlation kernels (3 x 3) with the scale normalisation folded in."""
+    s2 = s_low * s_low
+    z = np.zeros((3, 3), dtype=np.float64)
+    kxx, kyy, kxy = z.copy(), z.copy(), z.copy()
+    kxx[1] = (s2, -2 * s2, s2)
+    kyy[:, 1] = (s2, -2 * s2, s2)
+    kxy[0, 0] = kxy[2, 2] = 0.25 * s2
+    kxy[0, 2] = kxy[2, 0] = -0.25 * s2
+    ks = [kxx, kxy, kyy]
+    if first:
+        kx, ky = z.copy(), z.copy()
+        kx[1] = (-0.5 * s_low, 0.0, 0.5 * s_low)
+        ky[:, 1] = (-0.5 * s_low, 0.0, 0.5 * s_low)
+        ks += [kx, ky]
+    return [k.astype(np.float32) for k in ks]
+
+
+def _derivatives_cv2(
+    low: torch.Tensor, f: int, s_low: float, first: bool, shape: tuple[int, ...]
+) -> list[torch.Tensor]:
+    """CPU path of :func:`_derivatives`: OpenCV 3 x 3 correlations and bilinear upsampling.
+
+    The same central differences with replicated borders as the PyTorch path, and
+    ``cv2.resize(INTER_LINEAR)`` uses the same half-pixel convention as
+    ``F.interpolate(align_corners=False)``; the two agree to float rounding. OpenCV is used
+    because a handful of fused 3 x 3 filters is much cheaper than the PyTorch chain of
+    padded slices and element-wise temporaries on a small CPU.
+    """
+    ks = _derivative_kernels(s_low, first)
+    arr = low.detach().numpy()
+    n, _, hl, wl = arr.shape
+    h, w = shape[-2], shape[-1]
+    outs = [np.empty((n, h, w), dtype=np.float32) for _ in ks]
+    for i in range(n):
+        src = np.ascontiguousarray(arr[i, 0], dtype=np.float32)
+        for out, k in zip(outs, ks, strict=True):
+            d = cv2.filter2D(src, cv2.CV_32F, k, borderType=cv2.BORDER_REPLICATE)
+            if f > 1:
+                d = cv2.resize(d, (wl * f, hl * f), interpolation=cv2.INTER_LINEAR)[:h, :w]
+            out[i] = d
+    return [torch.from_numpy(o).reshape(shape) for o in outs]
 
 
 def _derivatives(x: torch.Tensor, sigma: float, first: bool) -> list[torch.Tensor]:
     """Scale-normalised ``sigma^2 (Lxx, Lxy, Lyy)`` [+ ``sigma (Lx, Ly)``] at *sigma* px."""
     xb, shape = _as_batch(x)
     low, f = _blur_low(xb, sigma, _HESSIAN_MIN_LOW)
+    if low.device.type == "cpu" and _USE_OPENCV:
+        return _derivatives_cv2(low, f, sigma / f, first, shape)
     p = F.pad(low, (1, 1, 1, 1), mode="replicate")
     c = p[..., 1:-1, 1:-1]
     lxx = p[..., 1:-1, 2:] - 2 * c + p[..., 1:-1, :-2]
@@ -283,23 +351,27 @@ def frangi_valley(
     best_i: torch.Tensor | None = None
     for i, s in enumerate(sigmas):
         lxx, lxy, lyy, lx, ly = _derivatives(x, s, first=True)
-        big, small = _eig(lxx, lxy, lyy)
-        # valley: the eigenvalue of largest magnitude is positive (a minimum across the line)
-        lam2 = torch.where(big.abs() >= small.abs(), big, small)
-        lam1 = torch.where(big.abs() >= small.abs(), small, big)
-        rb2 = (lam1 / lam2.abs().clamp(min=1e-6)) ** 2
-        s2 = lam1**2 + lam2**2
-        v = torch.exp(-rb2 / (2 * beta**2)) * (1 - torch.exp(-s2 / (2 * c**2)))
+        # Eigenvalues in closed form. A valley needs the eigenvalue of largest magnitude
+        # (lam2) positive, i.e. a positive trace; then lam2 = (tr + root) / 2 and
+        # lam1 = (tr - root) / 2, and lam1^2 + lam2^2 = (tr^2 + root^2) / 2.
+        tr = lxx + lyy
+        dd = lxx - lyy
+        root2 = dd * dd + 4.0 * lxy * lxy
+        root = torch.sqrt(root2)
+        lam2 = (0.5 * (tr + root)).clamp(min=1e-6)
+        lam1 = 0.5 * (tr - root)
+        rb2 = (lam1 / lam2) ** 2
+        s2 = 0.5 * (tr * tr + root2)
         # the full gradient, not only its part across the line: beside a curved edge (a
         # spot's rim) the largest curvature runs along the rim
-        r = torch.sqrt(lx * lx + ly * ly) / lam2.abs().clamp(min=1e-6)
-        v = v * torch.exp(-(r**2) / (2 * edge**2))
-        v = torch.where(lam2 > 0, v, torch.zeros_like(v))
+        r2 = (lx * lx + ly * ly) / (lam2 * lam2)
+        v = torch.exp(-rb2 / (2 * beta**2) - r2 / (2 * edge**2)) * (1 - torch.exp(-s2 / (2 * c**2)))
+        v = torch.where(tr > 0, v, torch.zeros_like(v))
         if best_v is None or best_i is None:
             best_v, best_i = v, torch.zeros_like(v, dtype=torch.int64)
         else:
             better = v > best_v
-            best_v = torch.where(better, v, best_v)
+            best_v = torch.maximum(v, best_v)
             best_i = torch.where(better, torch.full_like(best_i, i), best_i)
     if best_v is None or best_i is None:
         raise ValueError("sigmas must not be empty")
@@ -386,23 +458,32 @@ def blob_detect(
     # one guard scale at each end: a blob must peak strictly inside the searched range
     ext = [sigmas[0] / step, *sigmas, sigmas[-1] * step]
     resp = []
-    ratio = []
+    hxx, hxy, hyy = [], [], []
     for s in ext:
         lxx, lxy, lyy = hessian(x, s)
-        big, small = _eig(sign * lxx, sign * lxy, sign * lyy)
-        resp.append(big + small)
-        ratio.append(small / big.clamp(min=1e-6))
+        # the sum of the eigenvalues is the trace: the scale-normalised Laplacian
+        resp.append(sign * (lxx + lyy))
+        hxx.append(lxx)
+        hxy.append(lxy)
+        hyy.append(lyy)
     r = torch.stack(resp)  # (S, H, W)
-    q = torch.stack(ratio)
     # local maximum over 3x3 in space and the neighbouring scales
     pooled = max_filter(r, 3)
     across = pooled.clone()
     across[1:] = torch.maximum(across[1:], pooled[:-1])
     across[:-1] = torch.maximum(across[:-1], pooled[1:])
-    peak = (r >= across) & (r >= threshold) & (q >= min_ratio) & mask.unsqueeze(0)
+    peak = (r >= across) & (r >= threshold) & mask.unsqueeze(0)
     peak[0] = False
     peak[-1] = False
     idx = torch.nonzero(peak)
+    if idx.numel() > 0:
+        # roundness only where it matters: the eigenvalue ratio at the candidate peaks
+        si, ri, ci = idx[:, 0], idx[:, 1], idx[:, 2]
+        gxx = torch.stack(hxx)[si, ri, ci]
+        gxy = torch.stack(hxy)[si, ri, ci]
+        gyy = torch.stack(hyy)[si, ri, ci]
+        big, small = _eig(sign * gxx, sign * gxy, sign * gyy)
+        idx = idx[small / big.clamp(min=1e-6) >= min_ratio]
     if idx.numel() == 0:
         e = np.zeros(0, dtype=np.int64)
         return Blobs(e, e.copy(), np.zeros(0), np.zeros(0))

@@ -11,7 +11,7 @@ Methods (see ``docs/methods/measures.md``)
   region value is the mean.
 * **Brown spots**: the melanin map smoothed at 0.25 mm minus a robust local background
   (masked Gaussian, sigma 5 mm, recomputed without the first-pass candidates); hysteresis
-  thresholds of 5 and 2.5 MI units; each spot is cut at half its own peak excess
+  thresholds of 6 and 3 MI units; each spot is cut at half its own peak excess
   (full width at half maximum); equivalent diameter 1-15 mm; elongation <= 4 (lines are
   wrinkles, not spots). A spot counts in a region when its centroid lies there.
 * **Melasma pattern score** (after mMASI, Pandya et al. 2011; homogeneity after MASI,
@@ -37,6 +37,7 @@ from analysis.measures.filters import (
     components,
     gaussian_blur,
     hysteresis,
+    inner_mask,
     masked_blur,
     measurement,
     region_fraction,
@@ -51,10 +52,11 @@ logger = logging.getLogger(__name__)
 
 SPOT_SMOOTH_MM = 0.25
 SPOT_BACKGROUND_MM = 5.0
-SPOT_STRONG = 5.0  # MI units above background
-SPOT_WEAK = 2.5
+SPOT_STRONG = 6.0  # MI units above background
+SPOT_WEAK = 3.0
 SPOT_DIAMETER_MM = (1.0, 15.0)
 SPOT_MAX_ELONGATION = 4.0
+SPOT_EDGE_MM = 1.5  # spot centres at least this far inside the skin mask
 MELASMA_SMOOTH_MM = 1.0
 MELASMA_EXCESS = 4.0  # MI units above the face's 25th percentile
 MELASMA_GRADE_STEP = 4.0  # MI units per darkness grade
@@ -98,7 +100,7 @@ def spot_mask(mi: torch.Tensor, img: SkinImage) -> np.ndarray:
     peak = np.zeros(n + 1)
     peak[sel_lab[order]] = sel_ex[order]  # the last write per label is its maximum
     core = cand & (excess >= 0.5 * peak[labels])
-    labels, stats, _ = components(core)
+    labels, stats, cents = components(core)
     n = int(labels.max())
     if n == 0:
         return core
@@ -107,6 +109,11 @@ def spot_mask(mi: torch.Tensor, img: SkinImage) -> np.ndarray:
     elong = _elongation(labels, n)
     keep = (dia_mm >= SPOT_DIAMETER_MM[0]) & (dia_mm <= SPOT_DIAMETER_MM[1])
     keep &= elong <= SPOT_MAX_ELONGATION
+    # at the rim of the skin mask (hairline, eyelids, nostrils) the background is one-sided
+    inner = inner_mask(skin, SPOT_EDGE_MM * px).cpu().numpy()
+    cr = np.clip(np.round(cents[:, 1]).astype(int), 0, labels.shape[0] - 1)
+    cc = np.clip(np.round(cents[:, 0]).astype(int), 0, labels.shape[1] - 1)
+    keep &= inner[cr, cc]
     keep[0] = False
     return np.asarray(keep[labels], dtype=bool)
 

@@ -26,6 +26,7 @@ from analysis.measures.base import ConcernOutput, SkinImage
 from analysis.measures.filters import (
     blob_detect,
     disk_mask,
+    inner_mask,
     masked_blur,
     measurement,
     region_fraction,
@@ -45,6 +46,7 @@ LESION_DIAMETER_MM = (1.5, 5.0)
 LESION_SCALE_STEP = 1.5
 LESION_RESPONSE = 3.0
 LESION_MIN_RATIO = 0.5
+LESION_EDGE_MM = 1.5  # lesion centres at least this far inside the skin mask
 ERYTHEMA_MAP_MAX = 50.0
 
 
@@ -80,7 +82,8 @@ def measure(img: SkinImage) -> ConcernOutput:
     red = ((smooth - baseline >= RED_EXCESS) & skin).cpu().numpy()
 
     sig = _sigmas(*LESION_DIAMETER_MM, img.scale_mm)
-    blobs = blob_detect(ei, sig, LESION_RESPONSE, skin, dark=False, min_ratio=LESION_MIN_RATIO)
+    inner = inner_mask(skin, LESION_EDGE_MM * px)
+    blobs = blob_detect(ei, sig, LESION_RESPONSE, inner, dark=False, min_ratio=LESION_MIN_RATIO)
     lesions = disk_mask(red.shape, blobs)
 
     out: list[Measurement] = []

@@ -32,6 +32,7 @@ from analysis.measures.filters import (
     components,
     frangi_valley,
     hysteresis,
+    inner_mask,
     measurement,
     region_fraction,
     region_items,
@@ -53,6 +54,7 @@ WEAK = 0.2
 MIN_LENGTH_MM = 3.0
 MIN_ASPECT = 3.0
 MIN_SIGMA_PX = 0.7
+EDGE_MM = 1.5  # line pixels at least this far inside the skin mask
 #: Coarsest filter scales at which fine lines / wrinkles are still resolved.
 FINE_MAX_SCALE_MM = FINE_SIGMAS_MM[-1] / MIN_SIGMA_PX
 WRINKLE_MAX_SCALE_MM = WRINKLE_SIGMAS_MM[-1] / MIN_SIGMA_PX
@@ -104,7 +106,8 @@ def detect_lines(img: SkinImage) -> LineSet:
     inner = torch.zeros_like(skin)
     b = int(np.ceil(2 * sig[-1]))
     inner[b:-b, b:-b] = True
-    keep_px = skin & inner
+    # nor is the rim of the skin mask: the jaw and face outline are shading edges
+    keep_px = inner_mask(skin, EDGE_MM / img.scale_mm) & inner
     vf = (v_fine * keep_px).cpu().numpy()
     vd = (v_deep * keep_px).cpu().numpy()
     v_np = np.maximum(vf, vd)

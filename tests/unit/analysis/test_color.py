@@ -10,6 +10,7 @@ from skimage import data
 
 from analysis.color import (
     grey_world_gains,
+    iterative_grey_gains,
     linear_rgb_to_lab,
     linear_to_srgb,
     srgb_to_linear,
@@ -83,3 +84,39 @@ def test_grey_world_ignores_a_small_reference() -> None:
     assert torch.equal(grey_world_gains(img), torch.ones(3))  # only 64 pixels
     with pytest.raises(ValueError, match="grey_fraction"):
         grey_world_gains(torch.rand(3, 20, 20), grey_fraction=0.0)
+
+
+def _tinted_scene() -> torch.Tensor:
+    # greys of random brightness, each with its own random tint of up to +-15 % per channel
+    rng = np.random.default_rng(7)
+    lum = rng.uniform(0.05, 0.7, size=(1, 96, 96))
+    tint = rng.uniform(0.85, 1.15, size=(3, 96, 96))
+    return torch.from_numpy((lum * tint).astype(np.float32))
+
+
+def test_iterative_grey_gains_are_equivariant_to_a_cast() -> None:
+    base = _tinted_scene()
+    cast = torch.tensor([1.12, 1.0, 0.85]).view(3, 1, 1)
+    errors = {}
+    for name, fn in (("single", grey_world_gains), ("iterative", iterative_grey_gains)):
+        g0, g1 = fn(base), fn(base * cast)
+        # balanced colour of the cast image relative to the balanced original, per channel
+        ratio = (g1 / g0) * cast.view(3)
+        errors[name] = float((ratio / ratio[1] - 1.0).abs().max())
+    # re-selecting the grey pixels on the balanced image undoes the cast; picking them
+    # once, on the cast image, picks pixels whose own tint cancels part of the cast
+    assert errors["iterative"] < 0.012
+    assert errors["single"] > 3 * errors["iterative"]
+
+
+def test_iterative_grey_gains_skip_near_clipped_and_keep_exposure() -> None:
+    img = _tinted_scene()
+    img[:, :20] = torch.tensor([0.95, 0.7, 0.5]).view(3, 1, 1)  # bright, warm, near clipping
+    gains = iterative_grey_gains(img)
+    ref = iterative_grey_gains(img[:, 20:])
+    assert torch.allclose(gains, ref, atol=1e-3)  # the near-clipped rows are not used
+    # the mean luminance of the grey pixels is kept: gains average ~1 in luminance
+    lum = torch.tensor([0.2126729, 0.7151522, 0.0721750])
+    assert abs(float((lum * gains).sum()) - 1.0) < 0.05
+    with pytest.raises(ValueError, match="clip_level"):
+        iterative_grey_gains(img, clip_level=0.0)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -118,3 +121,43 @@ def test_close_up_is_region_skin() -> None:
     assert list(reg) == ["skin"]
     s = skin.numpy()
     assert s[:, 20:].mean() > 0.97 and not s[:, :10].any()
+
+
+@pytest.mark.parametrize("angle", [-10.0, -5.0, 3.0, 10.0])
+def test_eyes_are_found_on_a_rotated_face_and_the_roll_follows(angle: float) -> None:
+    img = data.astronaut()
+    h, w = img.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    rot = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    upright = detect_face(img)
+    face = detect_face(rot)
+    assert upright is not None and face is not None
+    assert face.eyes_found
+    # OpenCV's positive angle turns the image counter-clockwise: the roll drops by it
+    roll = math.degrees(face.roll_rad - upright.roll_rad)
+    assert roll == pytest.approx(-angle, abs=1.5)
+    assert face.iod_px == pytest.approx(upright.iod_px, rel=0.05)
+
+
+def test_the_most_confident_detection_wins_over_a_larger_false_one() -> None:
+    # Upscaled 6x, the frontal cascade also fires weakly (6 merged windows) on the space
+    # suit with a larger box than the face (46 windows); the face must be chosen.
+    big = cv2.resize(data.astronaut(), (3072, 3072), interpolation=cv2.INTER_CUBIC)
+    face = detect_face(big)
+    assert face is not None and face.eyes_found
+    bx, by, bw, bh = face.box
+    assert abs(bx + bw / 2 - 6 * 223.5) < 60 and abs(by + bh / 2 - 6 * 113.5) < 60
+    assert 480 < bw < 660
+
+
+def test_small_detached_pieces_of_skin_are_dropped() -> None:
+    from analysis.face import ISLAND_FRACTION, _drop_islands
+
+    mask = torch.zeros(100, 100, dtype=torch.bool)
+    mask[10:90, 10:70] = True  # the face: 4800 px
+    mask[2:8, 80:86] = True  # a gap in the fringe: 36 px < 2 %
+    mask[40:60, 80:95] = True  # an ear-sized piece: 300 px > 2 %
+    out = _drop_islands(mask, ISLAND_FRACTION)
+    assert not bool(out[2:8, 80:86].any())
+    assert bool(out[40:60, 80:95].all()) and bool(out[10:90, 10:70].all())
+    assert int(out.sum()) == 4800 + 300

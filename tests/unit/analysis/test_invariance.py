@@ -1,12 +1,26 @@
-"""Invariance of every face-level key to capture nuisances (issue 3).
+"""Invariance of every face-level key to capture nuisances, at clinical resolution (issue 3).
 
-The same photo (scikit-image ``astronaut``) brightened 10 %, white-balance shifted,
-re-compressed as JPEG q80, rotated 3 degrees and scaled 0.8x: each key's relative change
-from the original must stay within its stated tolerance. The test prints, per key, the
-coefficient of variation (CV = std / |mean| over the six versions) and the largest relative
-change, so the measured figures can be copied to ``docs/methods/pipeline.md``.
+The photo is scikit-image's ``astronaut`` upscaled 6x (3072 x 3072, bicubic): the face box
+is ~580 px wide and the scale estimated from the eyes ~0.23 mm/px, the resolution of a
+head-and-shoulders clinic photo. The same photo brightened 10 %, white-balance shifted
+(x[1.06, 1.0, 0.92] in sRGB), re-compressed as JPEG q80, rotated 3 degrees and scaled 0.8x
+must give every skin key within its stated tolerance of the original's value, and the same
+list of families that are not assessed. The test prints, per key, the coefficient of
+variation (CV = std / |mean| over the six versions) and the largest change, the table that
+``docs/methods/pipeline.md`` records.
 
-Relative change = |variant - original| / |original|.
+Tolerances (measured worst case with a margin; see the table in the docs):
+
+* continuous keys: ``|variant - original| <= rel * |original|``;
+* counts: ``|variant - original| <= max(abs, rel * original)``: a count of 7 lesions may
+  move by 2 (one lesion near the threshold appearing and one more at the mask's edge).
+
+The quality keys (``quality.sharpness``, ``quality.exposure_clipped_pct``) describe the
+capture, not the skin, and are meant to change with it (a 10 % brighter photo clips more);
+they are printed, not asserted. The upscaled photo has no pores or fine lines (they are
+finer than its real detail); at ~0.23 mm/px pores are below the resolution policy
+(``analysis.measures.pores.MAX_SCALE_MM``) and must be *not assessed* on every version,
+while fine lines are assessed and must be 0 on every version.
 """
 
 from __future__ import annotations
@@ -19,11 +33,13 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from analysis.keys import KEYS
+from analysis.keys import KEYS, NOT_ASSESSED
 from analysis.pipeline import Analyzer
-from analysis.types import ImageDescription, ImageResult
+from analysis.types import ImageDescription, ImageResult, SpacingSource
 
 pytestmark = pytest.mark.slow
+
+UPSCALE = 6
 
 
 def _brighten(img: np.ndarray) -> np.ndarray:
@@ -58,62 +74,123 @@ VARIANTS = {
     "scale0.8": _scale,
 }
 
-#: Tolerance on the relative change per asserted key (measured worst case in brackets,
-#: astronaut, 2026-11). Colour indices move with a 10 % brightening because CIELAB L* does:
-#: the pipeline balances the cast but deliberately keeps exposure (docs/methods/pipeline.md).
-TOLERANCE: dict[str, float] = {
-    "pigmentation.ita_deg": 0.10,  # (0.085, brighter10)
-    "pigmentation.melanin_index": 0.05,  # (0.030, white balance)
-    "pigmentation.melasma.score": 0.20,  # (0.156, scale 0.8)
-    "redness.erythema_index": 0.15,  # (0.135, white balance)
-    "redness.area_pct": 0.20,  # (0.144, brighter10)
-    "texture.uniformity": 0.10,  # (0.047, scale 0.8)
-    "oil.shine_area_pct": 0.25,  # (0.206, JPEG q80)
+#: Relative tolerance per continuous key (measured worst case and variant in brackets,
+#: 6x astronaut, CPU). ITA depends on L*, hence on exposure: the pipeline removes the
+#: colour cast but deliberately keeps exposure (docs/methods/pipeline.md).
+RELATIVE: dict[str, float] = {
+    "pigmentation.ita_deg": 0.10,  # (0.072, brighter10)
+    "pigmentation.melanin_index": 0.05,  # (0.026, jpeg_q80)
+    "pigmentation.spots.area_pct": 0.35,  # (0.27, jpeg_q80)
+    "pigmentation.melasma.score": 0.10,  # (0.049, jpeg_q80)
+    "redness.erythema_index": 0.08,  # (0.058, brighter10)
+    "redness.area_pct": 0.15,  # (0.107, brighter10)
+    "wrinkles.length_mm": 0.15,  # (0.079, jpeg_q80)
+    "wrinkles.area_pct": 0.12,  # (0.057, jpeg_q80)
+    "texture.roughness": 0.08,  # (0.039, jpeg_q80)
+    "texture.uniformity": 0.03,  # (0.006, scale0.8)
+    "oil.shine_area_pct": 0.08,  # (0.046, jpeg_q80)
 }
-#: Counts, lengths and small-feature areas are reported (CV printed) but not asserted here:
-#: the astronaut's face is 93 px wide (0.7 px/mm), far below the resolution at which pores,
-#: fine lines and spots exist in the image (the quality gate warns ``low_resolution``), so
-#: their values of 0-5 features are noise. They need a high-resolution face photo.
-REPORTED_ONLY = {k.key for k in KEYS} - set(TOLERANCE)
+#: Counts: (absolute, relative) -> allowed change max(absolute, relative * original).
+COUNTS: dict[str, tuple[float, float]] = {
+    "pigmentation.spots.count": (2.0, 0.15),  # (4 of 31, jpeg_q80 / rotate3)
+    "redness.lesions.count": (2.0, 0.15),  # (1 of 7)
+    "wrinkles.count": (3.0, 0.15),  # (3 of 11, brighter10: L* contrast grows with exposure)
+}
+#: Keys whose value on this photo is exactly 0 on every version (no such features).
+ZERO = {"wrinkles.fine_lines.count", "wrinkles.fine_lines.length_mm"}
+#: Families below the resolution policy at ~0.23 mm/px: not assessed on every version.
+UNRESOLVED = {"pores"}
+QUALITY = {"quality.sharpness", "quality.exposure_clipped_pct"}
 
 
 @pytest.fixture(scope="module")
 def results() -> dict[str, ImageResult]:
     a = Analyzer("cpu")
-    img = data.astronaut()
+    side = 512 * UPSCALE
+    img = cv2.resize(data.astronaut(), (side, side), interpolation=cv2.INTER_CUBIC)
     out = {"original": a.analyze(img, ImageDescription(source="original"))}
     for name, f in VARIANTS.items():
         out[name] = a.analyze(f(img), ImageDescription(source=name))
     return out
 
 
-def test_every_variant_is_usable_and_finds_the_face(results: dict[str, ImageResult]) -> None:
+def test_every_key_has_a_stated_policy() -> None:
+    keys = {k.key for k in KEYS}
+    policy = set(RELATIVE) | set(COUNTS) | ZERO | QUALITY
+    unresolved = {k for k in keys if any(k.startswith(u + ".") for u in UNRESOLVED)}
+    assert policy | unresolved == keys
+    assert not (policy & unresolved)
+
+
+def test_the_face_and_its_scale_are_found_on_every_version(
+    results: dict[str, ImageResult],
+) -> None:
+    # The face of the astronaut is at (177, 67, 93, 93) on the 512 px photo; upscaled 6x a
+    # weak false detection on the suit (larger, 6 merged windows against 46) was once taken.
+    orig = results["original"]
+    assert orig.face_box is not None
+    x, y, w, h = orig.face_box
+    assert abs(x + w / 2 - 223.5 * UPSCALE) < 10 * UPSCALE
+    assert abs(y + h / 2 - 113.5 * UPSCALE) < 10 * UPSCALE
+    assert 80 * UPSCALE < w < 110 * UPSCALE
+    s0 = orig.spacing.value
+    assert s0 is not None and 0.2 < s0 < 0.26
     for name, r in results.items():
         assert r.quality.usable and r.face_found, name
+        # the eyes are found on every version, the 3-degree rotation included
+        assert r.spacing.source is SpacingSource.ESTIMATED, name
+        expected = s0 / 0.8 if name == "scale0.8" else s0
+        assert r.spacing.value == pytest.approx(expected, rel=0.05), name
+
+
+def test_the_same_families_are_not_assessed_on_every_version(
+    results: dict[str, ImageResult],
+) -> None:
+    for name, r in results.items():
+        assert {n.key for n in r.not_assessed} == set(NOT_ASSESSED) | UNRESOLVED, name
+
+
+def _table(results: dict[str, ImageResult]) -> tuple[list[str], list[tuple[str, str, float]]]:
+    lines = [f"{'key':32s} {'CV %':>6s} {'max change':>10s}  worst          tolerance"]
+    failures: list[tuple[str, str, float]] = []
+    for k in KEYS:
+        if any(k.key.startswith(u + ".") for u in UNRESOLVED):
+            continue
+        values = {n: r.value(k.key, "face") for n, r in results.items()}
+        missing = [n for n, v in values.items() if v is None]
+        if missing:
+            failures.append((k.key, ",".join(missing), float("nan")))
+            continue
+        vals = {n: float(v) for n, v in values.items() if v is not None}
+        o = vals["original"]
+        arr = np.array(list(vals.values()))
+        cv = float(arr.std() / max(abs(float(arr.mean())), 1e-9)) * 100
+        diff = {n: abs(v - o) for n, v in vals.items()}
+        worst = max(diff, key=lambda n: diff[n])
+        if k.key in COUNTS:
+            ab, rel = COUNTS[k.key]
+            allowed = max(ab, rel * abs(o))
+            change, tol = f"{diff[worst]:10.0f}", f"|d| <= max({ab:g}, {rel:g} x)"
+        elif k.key in RELATIVE:
+            allowed = RELATIVE[k.key] * abs(o)
+            change = f"{diff[worst] / max(abs(o), 1e-9):10.3f}"
+            tol = f"rel {RELATIVE[k.key]:g}"
+        elif k.key in ZERO:
+            allowed = 0.0
+            change, tol = f"{diff[worst]:10.3f}", "all 0"
+            if o != 0.0:
+                failures.append((k.key, "original", o))
+        else:  # quality: printed only
+            allowed = float("inf")
+            change = f"{diff[worst] / max(abs(o), 1e-9):10.3f}"
+            tol = "reported only (capture)"
+        lines.append(f"{k.key:32s} {cv:6.1f} {change}  {worst:14s} {tol}")
+        if diff[worst] > allowed:
+            failures.append((k.key, worst, vals[worst]))
+    return lines, failures
 
 
 def test_face_keys_are_invariant(results: dict[str, ImageResult]) -> None:
-    orig = results["original"]
-    failures = []
-    lines = [f"{'key':34s} {'CV %':>7s} {'max rel':>8s}  worst"]
-    for k in KEYS:
-        if k.key.startswith("quality."):
-            continue
-        values = {n: r.value(k.key, "face") for n, r in results.items()}
-        assert all(v is not None for v in values.values()), k.key
-        vals = np.array([float(v) for v in values.values() if v is not None])
-        base = max(abs(float(values["original"] or 0.0)), 1e-9)
-        rel = {
-            n: abs(float(v or 0.0) - float(values["original"] or 0.0)) / base
-            for n, v in values.items()
-        }
-        worst = max(rel, key=lambda n: rel[n])
-        cv = float(vals.std() / max(abs(vals.mean()), 1e-9)) * 100
-        tol = TOLERANCE.get(k.key)
-        note = "reported only" if tol is None else f"tolerance {tol}"
-        lines.append(f"{k.key:34s} {cv:7.1f} {rel[worst]:8.3f}  {worst:14s} {note}")
-        if tol is not None and rel[worst] > tol:
-            failures.append((k.key, worst, round(rel[worst], 3), tol))
+    lines, failures = _table(results)
     print("\n" + "\n".join(lines))
-    assert orig.quality.usable
     assert failures == []

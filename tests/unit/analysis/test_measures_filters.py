@@ -15,6 +15,7 @@ from analysis.measures.filters import (
     frangi_valley,
     gaussian_blur,
     hessian,
+    inner_mask,
     masked_blur,
     max_filter,
     scale_series,
@@ -116,3 +117,17 @@ def test_unmixing_is_invariant_to_exposure_and_separates_chromophores():
     _, m3, h3 = unmix_chromophores(rgb * 10 ** (-0.1 * mel))  # add 0.1 OD of melanin
     assert float((m3 - m1).mean()) == pytest.approx(0.1, abs=1e-4)
     assert float((h3 - h1).abs().max()) < 1e-4
+
+
+def test_inner_mask_keeps_pixels_far_from_the_outside_but_not_from_the_border():
+    mask = torch.ones(40, 50, dtype=torch.bool)
+    mask[10:20, 20:30] = False  # a hole
+    inner = inner_mask(mask, 3.0)
+    ys, xs = np.mgrid[0:40, 0:50]
+    # Chebyshev distance to the hole's nearest pixel
+    dy = np.maximum(np.maximum(10 - ys, ys - 19), 0)
+    dx = np.maximum(np.maximum(20 - xs, xs - 29), 0)
+    expected = np.maximum(dy, dx) > 3
+    assert np.array_equal(inner.numpy(), expected)
+    assert bool(inner_mask(torch.ones(8, 8, dtype=torch.bool), 3.0).all())  # border is not outside
+    assert torch.equal(inner_mask(mask, 0.0), mask)

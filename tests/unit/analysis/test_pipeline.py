@@ -72,10 +72,17 @@ def test_every_key_in_every_zone_or_said_not_assessed(result: ImageResult) -> No
 
 @pytest.mark.slow
 def test_every_key_in_every_zone_and_face_at_clinical_resolution(analyzer: Analyzer) -> None:
-    # Upscaled 6x the face is ~780 px wide: at the pipeline's 800 px working face width every
-    # family is within its resolution limit, so every key must be reported in every zone.
+    # Upscaled 6x the face box is ~580 px wide and the eyes give ~0.23 mm/px: every family
+    # but pores is within its resolution limit (pores need <= 0.18 mm/px), so pores alone
+    # are listed as not assessed. Given a Pixel Spacing of 0.15 mm every family is within
+    # its limit, and every key must be reported in every zone.
     big = cv2.resize(data.astronaut(), (3072, 3072), interpolation=cv2.INTER_CUBIC)
-    res = analyzer.analyze(big, ImageDescription(source="astronaut-x4"))
+    est = analyzer.analyze(big, ImageDescription(source="astronaut-x6"))
+    assert est.quality.usable and est.face_found
+    assert est.spacing.source is SpacingSource.ESTIMATED
+    assert {n.key for n in est.not_assessed} == set(NOT_ASSESSED) | {"pores"}
+    assert {k for k, _ in _missing_keys(est)} == {k.key for k in KEYS if k.key.startswith("pores.")}
+    res = analyzer.analyze(big, ImageDescription(source="astronaut-x6", spacing_mm=0.15))
     assert res.quality.usable and res.face_found
     assert _missing_keys(res) == []
     assert {n.key for n in res.not_assessed} == set(NOT_ASSESSED)
@@ -219,3 +226,20 @@ def test_bad_input_is_rejected(analyzer: Analyzer) -> None:
         analyzer.analyze(np.zeros((64, 64, 3), np.float32), ImageDescription())
     with pytest.raises(InputRejected, match="shape"):
         analyzer.analyze(np.zeros((64, 64), np.uint8), ImageDescription())
+
+
+def test_concurrent_cpu_measures_give_the_same_result_and_restore_threads(
+    astro: np.ndarray,
+) -> None:
+    before = torch.get_num_threads()
+    one = Analyzer("cpu", cpu_workers=1).analyze(astro, ImageDescription(source="a"))
+    two = Analyzer("cpu", cpu_workers=2).analyze(astro, ImageDescription(source="a"))
+    assert torch.get_num_threads() == before
+    assert [(m.key, m.region, m.unit) for m in one.measurements] == [
+        (m.key, m.region, m.unit) for m in two.measurements
+    ]
+    assert [m.value for m in one.measurements] == [m.value for m in two.measurements]
+    for a, b in zip(one.maps, two.maps, strict=True):
+        assert a.name == b.name and np.array_equal(a.data, b.data)
+    with pytest.raises(ValueError, match="cpu_workers"):
+        Analyzer("cpu", cpu_workers=0)
