@@ -30,11 +30,17 @@ from dicom_node.store import JobStore, ResultRow
 from integrations.study import StudyInfo
 
 if TYPE_CHECKING:
+    from analysis.pipeline import Analyzer
     from integrations.progress_view import PriorView
 
-    from analysis.pipeline import Analyzer
-
-__all__ = ["ProgressLinker", "index_rows", "study_date", "view_key", "visits_from_rows"]
+__all__ = [
+    "ProgressLinker",
+    "comparison_json",
+    "index_rows",
+    "study_date",
+    "view_key",
+    "visits_from_rows",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +86,33 @@ def visits_from_rows(rows: Sequence[ResultRow]) -> list[VisitValues]:
             )
         )
     return sorted(visits, key=lambda v: (v.study_date, v.study_uid))
+
+
+def comparison_json(cmp: Comparison) -> dict[str, Any]:
+    """The comparison of one image for ``result.json`` (no patient data)."""
+    return {
+        "comparable": cmp.comparable,
+        "reason": cmp.reason,
+        "previous": None if cmp.previous is None else cmp.previous.study_date.isoformat(),
+        "baseline": None if cmp.baseline is None else cmp.baseline.study_date.isoformat(),
+        "visits": len(cmp.visits),
+        "excluded": [{"date": e.study_date.isoformat(), "reason": e.reason} for e in cmp.excluded],
+        "changes": [
+            {
+                "key": c.key,
+                "region": c.region,
+                "previous": c.previous,
+                "current": c.current,
+                "delta": c.delta,
+                "delta_pct": c.delta_pct,
+                "mdc": c.mdc,
+                "label": c.label.value,
+                "delta_baseline": c.delta_baseline,
+                "label_baseline": c.label_baseline.value,
+            }
+            for c in cmp.changes
+        ],
+    }
 
 
 def index_rows(

@@ -20,6 +20,7 @@ A worker owns a study from ``ready`` to ``encoded`` (DESIGN.md §2 steps 4-5):
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -37,6 +38,7 @@ from pydicom.dataset import Dataset
 
 from analysis.errors import DermNodeError, InputRejected
 from analysis.pipeline import Analyzer
+from analysis.progress import Comparison
 from analysis.types import (
     AnalysisResult,
     ImageDescription,
@@ -48,6 +50,7 @@ from analysis.types import (
 )
 from config.settings import Settings
 from dicom_node.decode import decode_dataset
+from dicom_node.progress_link import ProgressLinker, comparison_json, index_rows, study_date
 from dicom_node.store import InstanceRecord, JobStore, OutboxKind, StudyState
 from integrations.errors import EncodingError
 from integrations.hl7.oru import build_oru, new_control_id
@@ -125,6 +128,7 @@ class AnalysisWorker:
         self.settings = settings
         self.results_dir = storage_dir / RESULTS_DIR
         self.analyzer = analyzer
+        self.progress = ProgressLinker(store, settings, analyzer)
 
     def run(self, job_id: int) -> StudyOutcome:
         """Process study *job_id* if it is ``ready``; never raises for a bad study."""
@@ -245,10 +249,23 @@ class AnalysisWorker:
             for item in items
         ]
         want_sc = any(d.secondary_capture for d in self.settings.destinations)
-        outputs = write_outputs(result, sources, out_dir, photos=photos, secondary_capture=want_sc)
-        (out_dir / "result.json").write_text(
-            json.dumps(result.to_json(outputs), indent=1), encoding="utf-8"
+        info = StudyInfo.from_dataset(sources[0])
+        date = study_date(info, dt.date.fromtimestamp(min(i.received_at for i in instances)))
+        progress = self.progress.link(result, info, date)
+        has_progress = any(p is not None for p in progress)
+        outputs = write_outputs(
+            result,
+            sources,
+            out_dir,
+            photos=photos,
+            secondary_capture=want_sc,
+            progress=progress if has_progress else None,
         )
+        doc = result.to_json(outputs)
+        for image_doc, prior in zip(doc["images"], progress, strict=True):
+            if prior is not None:
+                image_doc["progress"] = comparison_json(prior.comparison)
+        (out_dir / "result.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
         current = self.store.get_study(job_id)
         if current is None or current.version != version:
             # A late instance re-opened the study while we worked: do not queue results that
@@ -256,7 +273,23 @@ class AnalysisWorker:
             logger.info("job %d: study changed during analysis; results not queued", job_id)
             duration = time.monotonic() - started
             return StudyOutcome(job_id, StudyState.RECEIVED, len(images), 0, 0, duration)
-        queued = self._enqueue(job_id, study_uid, digest, out_dir, result, sources[0], outputs)
+        sr_uid = (
+            str(pydicom.dcmread(outputs["sr"], stop_before_pixels=True).SOPInstanceUID)
+            if outputs["sr"]
+            else None
+        )
+        self.store.record_results(job_id, index_rows(result, info, date, digest, sr_uid))
+        comparisons = [p.comparison if p is not None else None for p in progress]
+        queued = self._enqueue(
+            job_id,
+            study_uid,
+            digest,
+            out_dir,
+            result,
+            info,
+            outputs,
+            comparisons if has_progress else [],
+        )
         state = StudyState.ENCODED
         if not self.store.transition(
             job_id,
@@ -288,8 +321,9 @@ class AnalysisWorker:
         digest: str,
         out_dir: Path,
         result: AnalysisResult,
-        first_source: Dataset,
+        study: StudyInfo,
         outputs: dict[str, Any],
+        comparisons: Sequence[Comparison | None],
     ) -> int:
         dicom_files = [outputs["sr"], *outputs["seg"], outputs["report_dcm"]]
         dicom_files = [p for p in dicom_files if p]
@@ -312,7 +346,6 @@ class AnalysisWorker:
                 )
                 n += 1
         if self.settings.hl7:
-            study = StudyInfo.from_dataset(first_source)
             sr_uid = uids.get(outputs["sr"]) if outputs["sr"] else None
             seg_uids = [uids[p] for p in outputs["seg"]]
             pdf = Path(outputs["pdf"]).read_bytes()
@@ -331,6 +364,7 @@ class AnalysisWorker:
                             sr_uid=sr_uid,
                             seg_uids=seg_uids,
                             pdf=pdf,
+                            progress=comparisons,
                             observed_at=datetime.now(UTC),
                         )
                         path.write_bytes(msg.encode())

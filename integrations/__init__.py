@@ -17,9 +17,12 @@ if TYPE_CHECKING:
         EncodingError,
         Hl7DeliveryError,
         PacsDeliveryError,
+        PacsQueryError,
     )
     from integrations.outputs import write_outputs
     from integrations.pacs_export import SendResult, send_files
+    from integrations.priors import fetch_pacs_priors, read_visit_values
+    from integrations.progress_view import PriorView
     from integrations.report_pdf import encapsulated_pdf, render_report
     from integrations.study import StudyInfo
     from integrations.uids import OutputUids, derive_uid, tracking_uid
@@ -30,6 +33,8 @@ __all__ = [
     "Hl7DeliveryError",
     "OutputUids",
     "PacsDeliveryError",
+    "PacsQueryError",
+    "PriorView",
     "SegOutput",
     "SendResult",
     "StudyInfo",
@@ -37,6 +42,8 @@ __all__ = [
     "build_sr",
     "derive_uid",
     "encapsulated_pdf",
+    "fetch_pacs_priors",
+    "read_visit_values",
     "render_report",
     "send_files",
     "tracking_uid",
@@ -48,6 +55,10 @@ _WHERE = {
     "EncodingError": "integrations.errors",
     "Hl7DeliveryError": "integrations.errors",
     "PacsDeliveryError": "integrations.errors",
+    "PacsQueryError": "integrations.errors",
+    "PriorView": "integrations.progress_view",
+    "fetch_pacs_priors": "integrations.priors",
+    "read_visit_values": "integrations.priors",
     "OutputUids": "integrations.uids",
     "derive_uid": "integrations.uids",
     "tracking_uid": "integrations.uids",

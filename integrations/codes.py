@@ -24,6 +24,23 @@ from highdicom.sr import CodedConcept
 from analysis.keys import CONCERNS, KEYS, key_info
 
 __all__ = [
+    "CHANGE_LABEL_CODES",
+    "CONCEPT_BASELINE_DATE",
+    "CONCEPT_BASELINE_SR",
+    "CONCEPT_BASELINE_STUDY",
+    "CONCEPT_CHANGE_BASELINE",
+    "CONCEPT_CHANGE_BASELINE_PCT",
+    "CONCEPT_CHANGE_PREVIOUS",
+    "CONCEPT_CHANGE_PREVIOUS_PCT",
+    "CONCEPT_COMPARED",
+    "CONCEPT_EXCLUDED_PRIOR",
+    "CONCEPT_LABEL_BASELINE",
+    "CONCEPT_LABEL_PREVIOUS",
+    "CONCEPT_MDC_BASELINE",
+    "CONCEPT_MDC_PREVIOUS",
+    "CONCEPT_PREVIOUS_DATE",
+    "CONCEPT_PREVIOUS_SR",
+    "CONCEPT_PREVIOUS_STUDY",
     "CONCEPT_FACE_FOUND",
     "CONCEPT_FEATURE_CATEGORY",
     "CONCEPT_FINDING_QUALITY",
@@ -51,6 +68,7 @@ __all__ = [
     "ZONE_SITES",
     "ZoneSite",
     "all_drmn_codes",
+    "change_label_code",
     "drmn",
     "feature_code",
     "key_code",
@@ -167,6 +185,67 @@ _FIXED = (
     CONCEPT_FINDING_ZONE,
     CONCEPT_FINDING_QUALITY,
 )
+
+# Progress tracking (comparison with earlier visits of the same patient, view and zone).
+CONCEPT_COMPARED = drmn("CMP-DONE", "Compared with earlier visits")
+CONCEPT_PREVIOUS_STUDY = drmn("CMP-PREV-STUDY", "Previous visit Study Instance UID")
+CONCEPT_PREVIOUS_SR = drmn("CMP-PREV-SR", "Previous visit SR SOP Instance UID")
+CONCEPT_PREVIOUS_DATE = drmn("CMP-PREV-DATE", "Previous visit date")
+CONCEPT_BASELINE_STUDY = drmn("CMP-BASE-STUDY", "Baseline visit Study Instance UID")
+CONCEPT_BASELINE_SR = drmn("CMP-BASE-SR", "Baseline visit SR SOP Instance UID")
+CONCEPT_BASELINE_DATE = drmn("CMP-BASE-DATE", "Baseline visit date")
+CONCEPT_EXCLUDED_PRIOR = drmn("CMP-EXCLUDED", "Earlier visit not compared")
+CONCEPT_CHANGE_PREVIOUS = drmn("CHG-PREV", "Change since previous visit")
+CONCEPT_CHANGE_PREVIOUS_PCT = drmn("CHG-PREV-PCT", "Relative change since previous visit")
+CONCEPT_CHANGE_BASELINE = drmn("CHG-BASE", "Change since baseline visit")
+CONCEPT_CHANGE_BASELINE_PCT = drmn("CHG-BASE-PCT", "Relative change since baseline visit")
+CONCEPT_MDC_PREVIOUS = drmn("MDC-PREV", "Minimum detectable change, previous visit")
+CONCEPT_MDC_BASELINE = drmn("MDC-BASE", "Minimum detectable change, baseline visit")
+CONCEPT_LABEL_PREVIOUS = drmn("CHG-PREV-LBL", "Change since previous visit verdict")
+CONCEPT_LABEL_BASELINE = drmn("CHG-BASE-LBL", "Change since baseline visit verdict")
+
+#: analysis.progress.ChangeLabel value -> 99DRMN concept of the verdict.
+CHANGE_LABEL_CODES: dict[str, CodedConcept] = {
+    "improved": drmn("CHG-IMPROVED", "Improved"),
+    "worsened": drmn("CHG-WORSENED", "Worsened"),
+    "stable": drmn("CHG-STABLE", "Stable (within minimum detectable change)"),
+    "no_mdc": drmn("CHG-NOMDC", "No verdict (no minimum detectable change known)"),
+}
+_PROGRESS = (
+    CONCEPT_COMPARED,
+    CONCEPT_PREVIOUS_STUDY,
+    CONCEPT_PREVIOUS_SR,
+    CONCEPT_PREVIOUS_DATE,
+    CONCEPT_BASELINE_STUDY,
+    CONCEPT_BASELINE_SR,
+    CONCEPT_BASELINE_DATE,
+    CONCEPT_EXCLUDED_PRIOR,
+    CONCEPT_CHANGE_PREVIOUS,
+    CONCEPT_CHANGE_PREVIOUS_PCT,
+    CONCEPT_CHANGE_BASELINE,
+    CONCEPT_CHANGE_BASELINE_PCT,
+    CONCEPT_MDC_PREVIOUS,
+    CONCEPT_MDC_BASELINE,
+    CONCEPT_LABEL_PREVIOUS,
+    CONCEPT_LABEL_BASELINE,
+)
+
+
+def change_label_code(label: str) -> CodedConcept:
+    """The 99DRMN concept of a change verdict (``improved`` / ``worsened`` / ``stable`` /
+    ``no_mdc``).
+
+    Raises
+    ------
+    ValueError
+        When *label* is not a known verdict.
+    """
+    try:
+        return CHANGE_LABEL_CODES[str(label)]
+    except KeyError:
+        raise ValueError(f"label: unknown change verdict {label!r}") from None
+
+
 SCT_YES = sct("373066001", "Yes")
 SCT_NO = sct("373067005", "No")
 SCT_ANATOMICAL_STRUCTURE = sct("91723000", "Anatomical structure")
@@ -294,5 +373,7 @@ def all_drmn_codes() -> list[CodedConcept]:
     out += [quality_issue_code(c) for c in QUALITY_ISSUE_CODES]
     out += [feature_code(n) for n in FEATURE_CODES]
     out += [c for c in _FIXED]
+    out += [c for c in _PROGRESS]
+    out += list(CHANGE_LABEL_CODES.values())
     out += [s.modifier for s in ZONE_SITES.values() if s.modifier is not None]
     return out

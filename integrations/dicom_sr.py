@@ -25,6 +25,26 @@ Document structure (one document for all photos of a study)::
               (usable yes/no, face found, each warning / failure with its text) and
               every concern not assessed (coded "Not assessed" + the reason as TEXT).
 
+Progress (only when the photo has a comparison, ``build_sr(progress=...)``)::
+
+    NUM <key> (as above)
+     ├─ HAS PROPERTIES NUM  Change since previous visit        [key unit]
+     ├─ HAS PROPERTIES NUM  Relative change since previous visit [%] (not when previous = 0)
+     ├─ HAS PROPERTIES NUM  Minimum detectable change, previous visit [key unit] (if known)
+     ├─ HAS PROPERTIES CODE Change since previous visit verdict = improved / worsened /
+     │                      stable / no verdict (99DRMN CHG-*)
+     └─ the same four for the baseline (first) visit
+    image-level group, qualitative evaluation:
+    CODE Compared with earlier visits = Yes / No
+     ├─ TEXT Comment: why not compared / how many priors were left out
+     ├─ UIDREF previous visit Study Instance UID, UIDREF its SR SOP Instance UID, DATE
+     ├─ UIDREF / UIDREF / DATE of the baseline visit
+     └─ TEXT Earlier visit not compared: date, view, version and the reason, per prior
+
+The groups keep their Tracking Identifier and Tracking UID, which depend only on the patient,
+the view and the zone, so a comparison sits in the group that tracks the same zone in the
+earlier SRs.
+
 Tracking. A group holds several keys, so the tracking identity of one number is the pair
 (group Tracking UID, measurement concept): the Tracking UID is derived from the patient ID and
 issuer, the view and the zone (:func:`integrations.uids.tracking_uid`) and so is the same at
@@ -44,13 +64,30 @@ from highdicom.sr import CodedConcept
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
+from analysis.progress import Change, Comparison, VisitValues
 from analysis.types import ZONES, AnalysisResult, ImageResult, Measurement, SpacingSource
 from integrations.codes import (
+    CONCEPT_BASELINE_DATE,
+    CONCEPT_BASELINE_SR,
+    CONCEPT_BASELINE_STUDY,
+    CONCEPT_CHANGE_BASELINE,
+    CONCEPT_CHANGE_BASELINE_PCT,
+    CONCEPT_CHANGE_PREVIOUS,
+    CONCEPT_CHANGE_PREVIOUS_PCT,
+    CONCEPT_COMPARED,
+    CONCEPT_EXCLUDED_PRIOR,
     CONCEPT_FACE_FOUND,
     CONCEPT_FINDING_QUALITY,
     CONCEPT_FINDING_ZONE,
     CONCEPT_IMAGE_USABLE,
+    CONCEPT_LABEL_BASELINE,
+    CONCEPT_LABEL_PREVIOUS,
+    CONCEPT_MDC_BASELINE,
+    CONCEPT_MDC_PREVIOUS,
     CONCEPT_NOT_ASSESSED,
+    CONCEPT_PREVIOUS_DATE,
+    CONCEPT_PREVIOUS_SR,
+    CONCEPT_PREVIOUS_STUDY,
     CONCEPT_PROCEDURE,
     CONCEPT_QUALITY_BLOCKING,
     CONCEPT_QUALITY_ISSUE,
@@ -59,6 +96,7 @@ from integrations.codes import (
     DRMN_SCHEME,
     SCT_NO,
     SCT_YES,
+    change_label_code,
     key_code,
     not_assessed_code,
     quality_issue_code,
@@ -102,6 +140,7 @@ class _Ctx:
     source: Dataset
     segments: dict[str, SegmentRef]
     algorithm: hd.sr.AlgorithmIdentification
+    comparison: Comparison | None = None
 
 
 def _text(value: str, name: CodedConcept = _COMMENT) -> hd.sr.TextContentItem:
@@ -136,6 +175,112 @@ def _measurement(m: Measurement, source: Dataset, *, with_image: bool) -> hd.sr.
         )
     except ValueError as exc:
         raise EncodingError(f"measurement {m.key}/{m.region}: {exc}") from exc
+
+
+_HAS_PROPERTIES = hd.sr.RelationshipTypeValues.HAS_PROPERTIES
+
+
+def _num(name: CodedConcept, value: float, unit: str) -> hd.sr.NumContentItem:
+    return hd.sr.NumContentItem(
+        name=name, value=float(value), unit=ucum(unit), relationship_type=_HAS_PROPERTIES
+    )
+
+
+def _change_items(change: Change, unit: str) -> list[hd.sr.ContentItem]:
+    """The comparison of one key in one zone, as properties of its NUM item.
+
+    Changes are in the key's unit, relative changes in percent of the earlier value (left
+    out when that value is 0), the MDC is the threshold the change was judged against (left
+    out when the key has none) and the verdicts are 99DRMN codes.
+    """
+    items: list[hd.sr.ContentItem] = [_num(CONCEPT_CHANGE_PREVIOUS, change.delta, unit)]
+    if change.delta_pct is not None:
+        items.append(_num(CONCEPT_CHANGE_PREVIOUS_PCT, change.delta_pct, "%"))
+    if change.mdc is not None:
+        items.append(_num(CONCEPT_MDC_PREVIOUS, change.mdc, unit))
+    items.append(
+        hd.sr.CodeContentItem(
+            name=CONCEPT_LABEL_PREVIOUS,
+            value=change_label_code(str(change.label)),
+            relationship_type=_HAS_PROPERTIES,
+        )
+    )
+    items.append(_num(CONCEPT_CHANGE_BASELINE, change.delta_baseline, unit))
+    if change.delta_baseline_pct is not None:
+        items.append(_num(CONCEPT_CHANGE_BASELINE_PCT, change.delta_baseline_pct, "%"))
+    if change.mdc_baseline is not None:
+        items.append(_num(CONCEPT_MDC_BASELINE, change.mdc_baseline, unit))
+    items.append(
+        hd.sr.CodeContentItem(
+            name=CONCEPT_LABEL_BASELINE,
+            value=change_label_code(str(change.label_baseline)),
+            relationship_type=_HAS_PROPERTIES,
+        )
+    )
+    return items
+
+
+def _append_children(item: Dataset, children: Sequence[hd.sr.ContentItem]) -> None:
+    if "ContentSequence" in item:
+        for child in children:
+            item.ContentSequence.append(child)
+    else:
+        item.ContentSequence = hd.sr.ContentSequence(list(children))
+
+
+def _visit_refs(
+    visit: VisitValues, study: CodedConcept, sr: CodedConcept, date: CodedConcept
+) -> list[hd.sr.ContentItem]:
+    items: list[hd.sr.ContentItem] = [
+        hd.sr.UIDRefContentItem(
+            name=study, value=visit.study_uid, relationship_type=_HAS_PROPERTIES
+        )
+    ]
+    if visit.sr_instance_uid:
+        items.append(
+            hd.sr.UIDRefContentItem(
+                name=sr, value=visit.sr_instance_uid, relationship_type=_HAS_PROPERTIES
+            )
+        )
+    items.append(
+        hd.sr.DateContentItem(name=date, value=visit.study_date, relationship_type=_HAS_PROPERTIES)
+    )
+    return items
+
+
+def _comparison_evaluation(comparison: Comparison) -> hd.sr.QualitativeEvaluation:
+    """Whether this photo was compared with earlier visits, with what and, if not, why.
+
+    CODE "Compared with earlier visits" = Yes / No, with as properties: the reason (TEXT
+    Comment) when not compared or when priors were left out, the previous and baseline
+    visits (UIDREF Study Instance UID, UIDREF SR SOP Instance UID when known, DATE) and one
+    TEXT per earlier visit that was not compared (its date and the reason).
+    """
+    evaluation = hd.sr.QualitativeEvaluation(
+        name=CONCEPT_COMPARED, value=SCT_YES if comparison.comparable else SCT_NO
+    )
+    children: list[hd.sr.ContentItem] = []
+    if comparison.reason:
+        children.append(_text(comparison.reason))
+    if comparison.previous is not None:
+        children += _visit_refs(
+            comparison.previous, CONCEPT_PREVIOUS_STUDY, CONCEPT_PREVIOUS_SR, CONCEPT_PREVIOUS_DATE
+        )
+    if comparison.baseline is not None:
+        children += _visit_refs(
+            comparison.baseline, CONCEPT_BASELINE_STUDY, CONCEPT_BASELINE_SR, CONCEPT_BASELINE_DATE
+        )
+    for ex in comparison.excluded:
+        children.append(
+            _text(
+                f"{ex.study_date.isoformat()} ({ex.view}, version {ex.algorithm_version}): "
+                f"{ex.reason}",
+                CONCEPT_EXCLUDED_PRIOR,
+            )
+        )
+    if children:
+        evaluation[0].ContentSequence = hd.sr.ContentSequence(children)
+    return evaluation
 
 
 def _quality_evaluations(image: ImageResult) -> list[hd.sr.QualitativeEvaluation]:
@@ -186,11 +331,19 @@ def _group(
         else None
     )
     segment = ctx.segments.get(f"zone:{region}")
-    measurements = [
-        _measurement(m, ctx.source, with_image=segment is None)
-        for m in image.measurements
-        if m.region == region
-    ]
+    comparison = ctx.comparison
+    measurements = []
+    for m in image.measurements:
+        if m.region != region:
+            continue
+        item = _measurement(m, ctx.source, with_image=segment is None)
+        change = comparison.change(m.key, region) if comparison is not None else None
+        if change is not None:
+            try:
+                _append_children(item[0], _change_items(change, m.unit))
+            except ValueError as exc:
+                raise EncodingError(f"change of {m.key}/{region}: {exc}") from exc
+        measurements.append(item)
     if top:
         measurements += [
             _measurement(
@@ -201,6 +354,8 @@ def _group(
             for concern, score in image.scores.items()
         ]
     evaluations = _quality_evaluations(image) if top else None
+    if top and comparison is not None and evaluations is not None:
+        evaluations.append(_comparison_evaluation(comparison))
     finding_type = CONCEPT_FINDING_QUALITY if top and not image.quality.usable else None
     kwargs: dict[str, Any] = {
         "tracking_identifier": hd.sr.TrackingIdentifier(uid=tuid, identifier=identifier),
@@ -262,6 +417,7 @@ def build_sr(
     uids: OutputUids,
     *,
     instance_number: int = 1,
+    progress: Sequence[Comparison | None] | None = None,
 ) -> hd.sr.Comprehensive3DSR:
     """Build the TID 1500 report.
 
@@ -279,14 +435,23 @@ def build_sr(
         The UID factory of the result.
     instance_number
         Instance Number of the SR.
+    progress
+        Per pair (same order), the comparison of that photo with the patient's earlier
+        visits, or None. Each compared key gets its changes, MDCs and verdicts as properties
+        of its NUM item, and the image-level group the comparison summary (see the module
+        docstring). None (default) leaves the report exactly as without progress tracking.
 
     Raises
     ------
     EncodingError
         When there is no source or highdicom refuses the content.
+    ValueError
+        When *progress* and *pairs* differ in length.
     """
     if not pairs:
         raise EncodingError("sr: no image with a DICOM source to report on")
+    if progress is not None and len(progress) != len(pairs):
+        raise ValueError(f"progress: {len(progress)} comparisons for {len(pairs)} images")
     equipment = Equipment.of(result)
     algorithm = hd.sr.AlgorithmIdentification(
         name=result.algorithm_name, version=result.algorithm_version
@@ -295,10 +460,11 @@ def build_sr(
         hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations
         | hd.sr.MeasurementsAndQualitativeEvaluations
     ] = []
-    for image, source in pairs:
+    for index, (image, source) in enumerate(pairs):
         segs = segmentations.get(str(source.SOPInstanceUID), ())
         refs = {k: v for seg in segs for k, v in seg.segments.items()}
-        ctx = _Ctx(image, source, refs, algorithm)
+        comparison = progress[index] if progress is not None else None
+        ctx = _Ctx(image, source, refs, algorithm, comparison)
         regions = region_order(image)
         for region in regions:
             groups.append(_group(ctx, region, top=region == regions[-1]))

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from analysis.errors import DermNodeError
 
-__all__ = ["DeliveryError", "EncodingError", "Hl7DeliveryError", "PacsDeliveryError"]
+__all__ = [
+    "DeliveryError",
+    "EncodingError",
+    "Hl7DeliveryError",
+    "PacsDeliveryError",
+    "PacsQueryError",
+]
 
 
 class EncodingError(DermNodeError):
@@ -33,3 +39,7 @@ class Hl7DeliveryError(DeliveryError):
     def __init__(self, message: str, *, retryable: bool, ack_code: str | None = None) -> None:
         super().__init__(message, retryable=retryable)
         self.ack_code = ack_code
+
+
+class PacsQueryError(DermNodeError):
+    """A C-FIND / C-GET to the PACS (priors for progress tracking) failed."""

@@ -27,10 +27,12 @@ import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
 
+from analysis.progress import Comparison
 from analysis.types import AnalysisResult
 from integrations.dicom_common import Equipment, pair_sources
 from integrations.dicom_seg import SegOutput, build_segmentations
 from integrations.dicom_sr import build_sr
+from integrations.progress_view import PriorView
 from integrations.report_pdf import encapsulated_pdf, render_report
 from integrations.secondary_capture import build_secondary_capture
 from integrations.study import StudyInfo
@@ -94,6 +96,7 @@ def write_outputs(
     study_version: int = 1,
     photos: Sequence[npt.NDArray[np.uint8] | None] | None = None,
     secondary_capture: bool = False,
+    progress: Sequence[PriorView | None] | None = None,
 ) -> dict[str, Any]:
     """Write SR, SEG, PDF and Encapsulated PDF of *result* into *out_dir*.
 
@@ -112,6 +115,11 @@ def write_outputs(
         The RGB pixels of each photo for the report; by default decoded from the sources.
     secondary_capture
         Also write ``sc-N.dcm`` per photo with a DICOM source.
+    progress
+        Per image of ``result.images`` (same order), the comparison with the patient's
+        earlier visits and the earlier photo of that view, or None. The SR then carries the
+        changes and verdicts, and the PDF gets a "Since last visit" page per such photo.
+        None (default) writes exactly the objects written without progress tracking.
 
     Returns
     -------
@@ -122,13 +130,17 @@ def write_outputs(
     Raises
     ------
     ValueError
-        When *sources* and ``result.images`` differ in length.
+        When *sources* (or *progress*) and ``result.images`` differ in length.
     integrations.errors.EncodingError
         When an object cannot be built.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     pairs = pair_sources(result, sources)
+    if progress is not None and len(progress) != len(result.images):
+        raise ValueError(
+            f"progress: {len(progress)} entries for {len(result.images)} image results"
+        )
     if photos is None:
         photos = [decode_photo(ds) if ds is not None else None for _, ds in pairs]
     dicom_pairs = [(i, img, ds) for i, (img, ds) in enumerate(pairs) if ds is not None]
@@ -164,11 +176,21 @@ def write_outputs(
                 path = out_dir / f"sc-{index + 1}.dcm"
                 _save(sc, path)
                 outputs["sc"].append(str(path))
-        sr = build_sr(result, [(img, ds) for _, img, ds in dicom_pairs], segs, uids)
+        comparisons: list[Comparison | None] | None = None
+        if progress is not None:
+            views = [progress[i] for i, _, _ in dicom_pairs]
+            comparisons = [None if v is None else v.comparison for v in views]
+        sr = build_sr(
+            result,
+            [(img, ds) for _, img, ds in dicom_pairs],
+            segs,
+            uids,
+            progress=comparisons,
+        )
         sr_path = out_dir / "sr.dcm"
         _save(sr, sr_path)
         outputs["sr"] = str(sr_path)
-    pdf = render_report(result, study, photos)
+    pdf = render_report(result, study, photos, progress=progress)
     pdf_path = out_dir / "report.pdf"
     _save_bytes(pdf, pdf_path)
     outputs["pdf"] = str(pdf_path)

@@ -7,7 +7,8 @@ One message per study and EMR endpoint::
     PV1  minimal (patient class U)
     ORC  RE, placer/filler order numbers
     OBR  service, observation time, Accession Number (OBR-18), result status (OBR-25)
-    OBX  quality per image, concern scores (NM), key raw values (NM), concerns not assessed,
+    OBX  quality per image, concern scores (NM), key raw values (NM), with progress tracking
+         the change since the earlier visits (NM) and its verdict (CE), concerns not assessed,
          Study Instance UID (113014^DICOM Study^DCM), SR/SEG SOP Instance UIDs, optional PDF (ED)
 
 Every text value is escaped once by :func:`integrations.hl7.escape.escape` and handed to hl7apy
@@ -50,6 +51,7 @@ from hl7apy.core import Component, Message
 from hl7apy.exceptions import HL7apyException, ValidationError
 
 from analysis.keys import CONCERNS, key_info
+from analysis.progress import Change, Comparison
 from analysis.types import AnalysisResult, ImageResult, Region
 from config.settings import Hl7EndpointSettings
 from integrations.errors import EncodingError
@@ -92,6 +94,20 @@ _USABLE_IMAGES_CODE = ("quality.usable_images", "Usable images", CODING_SCHEME)
 _USABLE_CODE = ("quality.usable", "Image usable", CODING_SCHEME)
 _FACE_CODE = ("quality.face_found", "Face found", CODING_SCHEME)
 _ISSUE_CODE = ("quality.issue", "Image quality issue", CODING_SCHEME)
+_COMPARED_CODE = ("progress.compared", "Compared with earlier visits", CODING_SCHEME)
+_REASON_CODE = ("progress.reason", "Comparison note", CODING_SCHEME)
+_EXCLUDED_CODE = ("progress.excluded", "Earlier visit not compared", CODING_SCHEME)
+_PREV_STUDY_CODE = ("progress.previous_study", "Previous visit Study Instance UID", CODING_SCHEME)
+_PREV_DATE_CODE = ("progress.previous_date", "Previous visit date", CODING_SCHEME)
+_BASE_STUDY_CODE = ("progress.baseline_study", "Baseline visit Study Instance UID", CODING_SCHEME)
+_BASE_DATE_CODE = ("progress.baseline_date", "Baseline visit date", CODING_SCHEME)
+#: Change verdict (analysis.progress.ChangeLabel) -> CE text.
+_LABEL_TEXT = {
+    "improved": "Improved",
+    "worsened": "Worsened",
+    "stable": "Stable (within minimum detectable change)",
+    "no_mdc": "No verdict (no minimum detectable change known)",
+}
 _SCORE_UNIT = ("{score}", "score", "UCUM")
 _SCORE_RANGE = "0-100"
 #: The aggregate regions whose raw values go into the ORU (zones stay in the SR).
@@ -403,6 +419,130 @@ def _image_rows(number: int, image: ImageResult, method: tuple[str, str, str]) -
     return rows
 
 
+def _label_row(code: tuple[str, str, str], label: str, sub_id: str) -> _Obx:
+    text = _LABEL_TEXT.get(label, label)
+    value = ((_text(label), "ST"), (_text(text), "ST"), (CODING_SCHEME, "ID"))
+    return _Obx("CE", code, value, sub_id)
+
+
+def _dt_row(code: tuple[str, str, str], date: str, sub_id: str) -> _Obx:
+    return _Obx("DT", code, ((date, "DT"),), sub_id)
+
+
+def _change_rows(
+    change: Change, sub: str, method: tuple[str, str, str], *, full: bool
+) -> list[_Obx]:
+    """The rows of one change; *full* for the image-level region, else delta and verdict."""
+    key = change.key
+    try:
+        meaning = key_info(key).meaning
+    except KeyError:
+        meaning = key
+    unit = change.unit or "1"
+    rows = [
+        _nm_row(
+            (f"{key}.change", f"{meaning} change since previous visit", CODING_SCHEME),
+            change.delta,
+            unit,
+            sub,
+            method=method,
+        )
+    ]
+    if full and change.delta_pct is not None:
+        rows.append(
+            _nm_row(
+                (
+                    f"{key}.change_pct",
+                    f"{meaning} relative change since previous visit",
+                    CODING_SCHEME,
+                ),
+                change.delta_pct,
+                "%",
+                sub,
+                method=method,
+            )
+        )
+    if full and change.mdc is not None:
+        rows.append(
+            _nm_row(
+                (f"{key}.change_mdc", f"{meaning} minimum detectable change", CODING_SCHEME),
+                change.mdc,
+                unit,
+                sub,
+                method=method,
+            )
+        )
+    rows.append(
+        _label_row(
+            (f"{key}.change_label", f"{meaning} change verdict", CODING_SCHEME),
+            str(change.label),
+            sub,
+        )
+    )
+    if full:
+        rows.append(
+            _nm_row(
+                (f"{key}.change_baseline", f"{meaning} change since baseline visit", CODING_SCHEME),
+                change.delta_baseline,
+                unit,
+                sub,
+                method=method,
+            )
+        )
+        rows.append(
+            _label_row(
+                (
+                    f"{key}.change_baseline_label",
+                    f"{meaning} change since baseline verdict",
+                    CODING_SCHEME,
+                ),
+                str(change.label_baseline),
+                sub,
+            )
+        )
+    return rows
+
+
+def _progress_rows(number: int, comparison: Comparison, method: tuple[str, str, str]) -> list[_Obx]:
+    """The comparison of image *number* with earlier visits (``docs/hl7-profile.md``).
+
+    Every change of the image-level region (``face`` / ``skin``) gets its delta, relative
+    delta, MDC, verdict, delta since baseline and that verdict; a change in a zone gets its
+    delta and verdict only when the verdict is improved or worsened (the SR has them all).
+    """
+    sub = str(number)
+    rows = [_yes_no_row(_COMPARED_CODE, comparison.comparable, sub)]
+    if comparison.reason:
+        rows.append(_st_row(_REASON_CODE, comparison.reason, sub))
+    for visit, study_code, date_code in (
+        (comparison.previous, _PREV_STUDY_CODE, _PREV_DATE_CODE),
+        (comparison.baseline, _BASE_STUDY_CODE, _BASE_DATE_CODE),
+    ):
+        if visit is not None:
+            rows.append(_st_row(study_code, visit.study_uid, sub))
+            rows.append(_dt_row(date_code, visit.study_date.strftime("%Y%m%d"), sub))
+    for ex in comparison.excluded:
+        rows.append(
+            _st_row(
+                _EXCLUDED_CODE,
+                f"{ex.study_date.isoformat()} ({ex.view}, version {ex.algorithm_version}): "
+                f"{ex.reason}",
+                sub,
+            )
+        )
+    top = [c for c in comparison.changes if c.region in _RAW_REGIONS]
+    zones = [
+        c
+        for c in comparison.changes
+        if c.region not in _RAW_REGIONS and str(c.label) in ("improved", "worsened")
+    ]
+    for change in top:
+        rows.extend(_change_rows(change, f"{sub}.{change.region}", method, full=True))
+    for change in zones:
+        rows.extend(_change_rows(change, f"{sub}.{change.region}", method, full=False))
+    return rows
+
+
 def _rows(
     result: AnalysisResult,
     study: StudyInfo,
@@ -411,6 +551,7 @@ def _rows(
     seg_uids: Sequence[str],
     pdf: bytes | None,
     include_pdf: bool,
+    progress: Sequence[Comparison | None] = (),
 ) -> list[_Obx]:
     method = (
         f"{result.algorithm_name}-{result.algorithm_version}",
@@ -421,6 +562,9 @@ def _rows(
     rows = [_nm_row(_USABLE_IMAGES_CODE, usable, "{count}", "")]
     for number, image in enumerate(result.images, start=1):
         rows.extend(_image_rows(number, image, method))
+        comparison = progress[number - 1] if number - 1 < len(progress) else None
+        if comparison is not None:
+            rows.extend(_progress_rows(number, comparison, method))
     seen: set[str] = set()
     for image in result.images:
         for na in image.not_assessed:
@@ -486,6 +630,7 @@ def build_oru(
     pdf: bytes | None,
     observed_at: datetime,
     result_status: ResultStatus | str | None = None,
+    progress: Sequence[Comparison | None] = (),
 ) -> OruMessage:
     """Build the ORU^R01 for one study and one EMR endpoint.
 
@@ -511,6 +656,10 @@ def build_oru(
         to send the UTC offset.
     result_status
         OBR-25/OBX-11; ``None`` applies :func:`result_status_for` (``C`` marks a correction).
+    progress
+        Per image of ``result.images`` (same order; shorter means None for the rest), the
+        comparison with the patient's earlier visits, or None. Adds the change rows of
+        ``docs/hl7-profile.md``; empty (default) gives exactly the message without them.
 
     Returns
     -------
@@ -523,8 +672,13 @@ def build_oru(
         The study lacks the Patient ID, a value does not fit its HL7 type, or hl7apy's strict
         validation fails; the message names the field, never its value.
     ValueError
-        ``control_id`` or ``result_status`` is not valid.
+        ``control_id`` or ``result_status`` is not valid, or *progress* is longer than
+        ``result.images``.
     """
+    if len(progress) > len(result.images):
+        raise ValueError(
+            f"progress: {len(progress)} comparisons for {len(result.images)} image results"
+        )
     if not _CONTROL_ID_RE.match(control_id):
         raise ValueError("control_id must be 1-20 characters of A-Z a-z 0-9 . _ -")
     status = result_status_for(result) if result_status is None else ResultStatus(result_status)
@@ -540,6 +694,7 @@ def build_oru(
         seg_uids=seg_uids,
         pdf=pdf,
         include_pdf=endpoint.include_pdf,
+        progress=progress,
     )
     if len(rows) > 9999:
         raise EncodingError(f"OBX-1: {len(rows)} observations exceed the SI limit of 9999")

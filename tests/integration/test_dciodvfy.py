@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from integrations.outputs import write_outputs
+from integrations.progress_view import PriorView
 from tests.peers import require_binary
-from tests.unit.integrations import fakes
+from tests.unit.integrations import fakes, progress_fakes
 
 pytestmark = pytest.mark.integration
 
@@ -30,8 +31,22 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     utf8 = write_outputs(
         fakes.analysis_result(), fakes.sources(charset="ISO_IR 192"), out_dir / "utf8"
     )
+    progress = write_outputs(
+        fakes.analysis_result(),
+        fakes.sources(),
+        out_dir / "progress",
+        progress=[PriorView(progress_fakes.comparison()), None],
+    )
+    not_compared = write_outputs(
+        fakes.analysis_result(),
+        fakes.sources(),
+        out_dir / "not-compared",
+        progress=[PriorView(progress_fakes.not_comparable()), None],
+    )
+    out["progress_sr"] = progress["sr"]
     out["all"] = sorted(str(p) for p in out_dir.rglob("*.dcm"))
-    assert utf8["sr"] in out["all"]
+    assert utf8["sr"] in out["all"] and progress["sr"] in out["all"]
+    assert not_compared["sr"] in out["all"]
     return out
 
 
@@ -43,7 +58,7 @@ def _dciodvfy(path: str) -> list[str]:
 
 def test_all_objects_written(outputs: dict[str, object]) -> None:
     names = sorted(Path(p).name for p in outputs["all"])  # type: ignore[attr-defined]
-    assert names.count("sr.dcm") == 2 and "sc-1.dcm" in names and "report.dcm" in names
+    assert names.count("sr.dcm") == 4 and "sc-1.dcm" in names and "report.dcm" in names
 
 
 def test_zero_errors_and_only_justified_warnings(outputs: dict[str, object]) -> None:
@@ -74,3 +89,20 @@ def test_dsrdump_prints_the_tree(outputs: dict[str, object]) -> None:
     assert 'NUM:(,,"Pore count")="62.0" ({count},UCUM,"count")' in tree
     assert '(NOT-ASSESSED,99DRMN,"Not assessed")' in tree
     assert '"Referenced Segmentation Frame")' in tree
+
+
+def test_dsrdump_prints_the_progress_content(outputs: dict[str, object]) -> None:
+    exe = require_binary("dsrdump")
+    proc = subprocess.run(
+        [exe, str(outputs["progress_sr"])],
+        capture_output=True,
+        text=True,
+        check=True,
+        encoding="utf-8",
+        errors="replace",
+    )
+    tree = proc.stdout
+    assert '"Compared with earlier visits")=(373066001,SCT,"Yes")' in tree
+    assert 'has properties NUM:(,,"Change since previous visit")="-8.0" ({count}' in tree
+    assert '"Change since previous visit verdict")=(CHG-IMPROVED,99DRMN,"Improved")' in tree
+    assert 'UIDREF:(,,"Previous visit SR SOP Instance UID")' in tree
