@@ -506,9 +506,10 @@ def _change_rows(
 def _progress_rows(number: int, comparison: Comparison, method: tuple[str, str, str]) -> list[_Obx]:
     """The comparison of image *number* with earlier visits (``docs/hl7-profile.md``).
 
-    Every change of the image-level region (``face`` / ``skin``) gets its delta, relative
-    delta, MDC, verdict, delta since baseline and that verdict; a change in a zone gets its
-    delta and verdict only when the verdict is improved or worsened (the SR has them all).
+    Every change of the image-level region (``face`` / ``skin``) gets its delta and verdict,
+    plus relative delta, MDC, delta since baseline and that verdict when a verdict (previous
+    or baseline) is improved or worsened; a change in a zone gets its delta and verdict only
+    when the verdict is improved or worsened (the SR has them all).
     """
     sub = str(number)
     rows = [_yes_no_row(_COMPARED_CODE, comparison.comparable, sub)]
@@ -537,7 +538,10 @@ def _progress_rows(number: int, comparison: Comparison, method: tuple[str, str, 
         if c.region not in _RAW_REGIONS and str(c.label) in ("improved", "worsened")
     ]
     for change in top:
-        rows.extend(_change_rows(change, f"{sub}.{change.region}", method, full=True))
+        # the detail rows only where there is a verdict to explain: a notice for a face with
+        # ~20 keys per photo stays a few kB instead of growing six rows per key (SR has all)
+        full = {str(change.label), str(change.label_baseline)} & {"improved", "worsened"}
+        rows.extend(_change_rows(change, f"{sub}.{change.region}", method, full=bool(full)))
     for change in zones:
         rows.extend(_change_rows(change, f"{sub}.{change.region}", method, full=False))
     return rows

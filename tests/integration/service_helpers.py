@@ -97,7 +97,9 @@ class EmrPeer:
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
         self.server = self.loop.run_until_complete(
-            hl7.mllp.start_hl7_server(self._handle, "127.0.0.1", self.port, encoding="utf-8")
+            hl7.mllp.start_hl7_server(
+                self._handle, "127.0.0.1", self.port, encoding="utf-8", limit=4 * 1024 * 1024
+            )
         )
         self._ready.set()
         self.loop.run_forever()
