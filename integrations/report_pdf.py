@@ -32,6 +32,7 @@ import numpy.typing as npt
 from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
+from reportlab import rl_config
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.utils import ImageReader, simpleSplit
 from reportlab.pdfbase import pdfmetrics
@@ -60,6 +61,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+# Image streams stay binary (Flate/JPEG) instead of ASCII85 text: the encoder is pure Python
+# here and cost ~0.7 s per drawn photo; a PDF carries binary streams by design (ISO 32000).
+rl_config.useA85 = 0
 
 ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"
 DISCLAIMER = (
