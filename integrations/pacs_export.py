@@ -11,6 +11,8 @@ Outcomes (the outbox decides from ``retryable`` whether to try again):
 what happened                                  retryable  ``PacsDeliveryError.status``
 =============================================  =========  ============================
 connection refused / timeout / aborted          yes        None
+TLS handshake cut off (reset, EOF, timeout)     yes        None
+TLS refused (certificate, alert), PEM unusable  no         None
 association rejected, transient (PS3.8 9.3.4)  yes        None
 association rejected, permanent                 no         None
 presentation context not accepted               no         None
@@ -21,7 +23,16 @@ no C-STORE response (DIMSE timeout, abort)      yes        None
 =============================================  =========  ============================
 
 TLS: when ``dest.tls.enabled``, the association runs over TLS with the CA, client certificate
-and peer verification of the destination's settings (pynetdicom ``tls_args``).
+and peer verification of the destination's settings (pynetdicom ``tls_args``). The TCP connect
+and the handshake are bounded by ``acse_timeout_s``. A TLS refusal is configuration, not bad
+luck: the server's certificate fails verification against ``ca_file`` (unknown CA, wrong host
+name, expired), the server refuses the handshake with an alert (our client certificate or its
+absence, protocol version), or the PEM files cannot be loaded. That is ``retryable=False``: the
+outbox dead-letters the objects at once for an administrator to fix and re-queue. A handshake
+that is cut off (reset, EOF, timeout, a peer that does not speak TLS) is retryable like any
+network failure. With TLS 1.3 the server checks the client certificate after the client has
+finished its handshake; the refusal is then read with the first answer, and a server that
+drops the connection without sending its alert looks like a network failure (retried).
 """
 
 from __future__ import annotations
@@ -29,16 +40,18 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import ssl
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.uid import UID, ExplicitVRLittleEndian
 from pynetdicom import AE
+from pynetdicom.association import Association
 from pynetdicom.presentation import build_context
 
 from config.settings import DestinationSettings, TlsSettings
@@ -89,15 +102,100 @@ class SendResult:
 
 
 def ssl_context(tls: TlsSettings) -> ssl.SSLContext:
-    """A client TLS context for *tls* (TLS 1.2 or later)."""
-    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=tls.ca_file)
+    """A client TLS context for *tls* (TLS 1.2 or later).
+
+    Raises
+    ------
+    OSError, ssl.SSLError
+        ``ca_file``, ``cert_file`` or ``key_file`` cannot be read or is not valid PEM.
+    """
+    ctx = ssl.create_default_context(
+        ssl.Purpose.SERVER_AUTH, cafile=str(tls.ca_file) if tls.ca_file else None
+    )
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     if not tls.verify_peer:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     if tls.cert_file is not None and tls.key_file is not None:
-        ctx.load_cert_chain(tls.cert_file, tls.key_file)
+        ctx.load_cert_chain(str(tls.cert_file), str(tls.key_file))
     return ctx
+
+
+def _is_tls_refusal(exc: ssl.SSLError) -> bool:
+    """A deliberate refusal that retrying cannot change: our check of the peer's certificate
+    failed (unknown CA, host name, expired), or the peer sent a fatal alert (certificate
+    required/unknown/bad/expired, unknown CA, handshake failure, protocol version ...). An
+    ``internal_error`` alert and a cut-off handshake (EOF, reset, timeout) are not refusals."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return True
+    reason = str(exc.reason or "").upper()
+    return "_ALERT_" in reason and "INTERNAL_ERROR" not in reason
+
+
+_TLS_HINT = "check tls.ca_file, tls.cert_file/key_file and the peer's TLS set-up"
+
+
+@dataclass(slots=True)
+class _TlsTrace:
+    """The TLS sockets of one association and the TLS errors seen on them."""
+
+    sockets: list[ssl.SSLSocket] = field(default_factory=list)
+    errors: list[ssl.SSLError] = field(default_factory=list)
+
+
+def _recording_context(dest: DestinationSettings) -> tuple[ssl.SSLContext, _TlsTrace]:
+    """The client context of *dest* and the trace its sockets write to.
+
+    pynetdicom logs a failed handshake and reports only "not established"; the socket class
+    records the handshake error (and a TLS 1.3 alert that arrives with the first read, which is
+    how a refused client certificate shows up) so the outcome can name it. It also keeps the
+    socket, which pynetdicom may leave open after a failed association.
+    """
+    try:
+        ctx = ssl_context(dest.tls)
+    except (OSError, ssl.SSLError) as exc:
+        raise PacsDeliveryError(
+            f"destination {dest.name}: cannot load the TLS ca_file/cert_file/key_file: {exc}",
+            retryable=False,
+        ) from exc
+    trace = _TlsTrace()
+
+    class _RecordingSocket(ssl.SSLSocket):
+        def do_handshake(self, block: bool = False) -> None:
+            trace.sockets.append(self)
+            try:
+                super().do_handshake(block)
+            except ssl.SSLError as exc:
+                trace.errors.append(exc)
+                raise
+
+        def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
+            try:
+                return super().recv(buflen, flags)
+            except ssl.SSLError as exc:
+                trace.errors.append(exc)
+                raise
+
+    ctx.sslsocket_class = _RecordingSocket
+    return ctx, trace
+
+
+def _close_transport(assoc: Association, trace: _TlsTrace | None) -> None:
+    """Close the socket of an association that failed.
+
+    pynetdicom's abort path shuts the socket down before closing it; when the peer already
+    closed the connection the shutdown raises and the socket is left open (a leaked file
+    descriptor per failed attempt), sometimes after dropping its reference to it.
+    """
+    transport = assoc.dul.socket
+    sockets: list[socket.socket] = list(trace.sockets) if trace is not None else []
+    if transport is not None and transport.socket is not None:
+        sockets.append(transport.socket)
+    for sock in sockets:
+        try:
+            sock.close()
+        except OSError:  # pragma: no cover - close of a broken socket
+            pass
 
 
 def _load(item: Path | str | Dataset) -> tuple[Dataset, str | None]:
@@ -208,10 +306,15 @@ def send_files(
     ae.acse_timeout = acse_timeout_s
     ae.dimse_timeout = dimse_timeout_s
     ae.network_timeout = network_timeout_s
+    # TCP connect and TLS handshake; pynetdicom's default (None) waits forever on a peer that
+    # accepts the connection but never answers the ClientHello.
+    ae.connection_timeout = acse_timeout_s
     ae.requested_contexts = [build_context(sop, [ts]) for sop, ts in pairs]
     tls_args = None
+    trace: _TlsTrace | None = None
     if dest.tls.enabled:
-        tls_args = (ssl_context(dest.tls), dest.host)
+        ctx, trace = _recording_context(dest)
+        tls_args = (ctx, dest.host)
     try:
         assoc = ae.associate(dest.host, dest.port, ae_title=dest.ae_title, tls_args=tls_args)
     except (OSError, ssl.SSLError) as exc:
@@ -219,6 +322,23 @@ def send_files(
             f"destination {dest.name}: cannot connect: {exc}", retryable=True
         ) from exc
     if not assoc.is_established:
+        _close_transport(assoc, trace)
+        if trace is not None and trace.errors:
+            tls_exc = trace.errors[0]
+            refused = _is_tls_refusal(tls_exc)
+            logger.warning(
+                "destination %s (%s): TLS %s: %s",
+                dest.name,
+                dest.ae_title,
+                "refused" if refused else "failed",
+                getattr(tls_exc, "verify_message", None) or tls_exc.reason or tls_exc,
+            )
+            raise PacsDeliveryError(
+                f"destination {dest.name} ({dest.ae_title}): "
+                + (f"TLS refused ({_TLS_HINT}): " if refused else "TLS failed: ")
+                + str(tls_exc),
+                retryable=not refused,
+            ) from tls_exc
         if assoc.is_rejected:
             primitive = assoc.acceptor.primitive
             permanent = primitive is not None and getattr(primitive, "result", None) == 0x01
@@ -279,6 +399,8 @@ def send_files(
     finally:
         if assoc.is_established:
             assoc.release()
+        if assoc.is_aborted:  # the connection broke while sending
+            _close_transport(assoc, trace)
     stored = sum(r.ok for r in results)
     logger.info(
         "destination %s (%s): stored %d of %d object(s)",

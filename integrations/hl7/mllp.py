@@ -18,7 +18,17 @@ ACK rules (MSA-1, HL7 table 0008; ``docs/hl7-profile.md``):
 ``AR`` / ``CR``                :class:`Hl7DeliveryError`, ``retryable=False``, MSA-3/ERR text
 no ACK, timeout, closed        :class:`Hl7DeliveryError`, ``retryable=True``
 MSA-2 is another control ID    :class:`Hl7DeliveryError`, ``retryable=True``
+TLS handshake cut off          :class:`Hl7DeliveryError`, ``retryable=True``
+TLS refused, PEM unusable      :class:`Hl7DeliveryError`, ``retryable=False``
 =============================  =========================================================
+
+A TLS refusal is configuration, not bad luck: the EMR's certificate fails verification
+against ``ca_file`` (unknown CA, wrong host name, expired), the EMR refuses the handshake with
+an alert (our client certificate or its absence, protocol version; with TLS 1.3 the client
+certificate alert arrives on the first read), or the PEM files cannot be loaded. Retrying
+cannot help until an administrator fixes it, so the message is dead-lettered at once (the same
+rule as the DICOM delivery). A handshake that is cut off (reset, EOF, timeout, a peer that does
+not speak TLS) is retried like any network failure.
 
 After any error the connection is closed, so a late ACK can never be read as the answer to
 the next message. Nothing here logs message content: only control IDs, ACK codes and timings.
@@ -97,6 +107,20 @@ def ssl_context(tls: TlsSettings) -> ssl.SSLContext | None:
     if tls.cert_file is not None and tls.key_file is not None:
         ctx.load_cert_chain(str(tls.cert_file), str(tls.key_file))
     return ctx
+
+
+def _is_tls_refusal(exc: ssl.SSLError) -> bool:
+    """A deliberate refusal that retrying cannot change: our check of the peer's certificate
+    failed (unknown CA, host name, expired), or the peer sent a fatal alert (certificate
+    required/unknown/bad/expired, unknown CA, handshake failure, protocol version ...). An
+    ``internal_error`` alert and a cut-off handshake (EOF, reset, timeout) are not refusals."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return True
+    reason = str(exc.reason or "").upper()
+    return "_ALERT_" in reason and "INTERNAL_ERROR" not in reason
+
+
+_TLS_HINT = "check tls.ca_file, tls.cert_file/key_file and the peer's TLS set-up"
 
 
 def _fields(segment: str, sep: str) -> list[str]:
@@ -199,6 +223,10 @@ class MllpClient:
         Limit for the whole ACK to arrive after the message was sent.
     tls_context
         A client TLS context (:func:`ssl_context`), or None for plain TCP.
+    tls
+        TLS settings to build the context from at the first connection, when *tls_context*
+        is None (so a missing or broken PEM file is a non-retryable delivery error of each
+        send, not an exception when the client is made).
     encoding
         Python codec used to decode ACKs (the endpoint's charset).
     """
@@ -211,6 +239,7 @@ class MllpClient:
         connect_timeout_s: float = 10.0,
         read_timeout_s: float = 30.0,
         tls_context: ssl.SSLContext | None = None,
+        tls: TlsSettings | None = None,
         encoding: str = "utf-8",
     ) -> None:
         if not host:
@@ -224,6 +253,7 @@ class MllpClient:
         self.connect_timeout_s = connect_timeout_s
         self.read_timeout_s = read_timeout_s
         self.tls_context = tls_context
+        self.tls = tls if tls is not None and tls.enabled else None
         self.encoding = encoding
         self.connections_opened = 0
         self._sock: socket.socket | None = None
@@ -239,7 +269,7 @@ class MllpClient:
             endpoint.port,
             connect_timeout_s=endpoint.connect_timeout_s,
             read_timeout_s=endpoint.read_timeout_s,
-            tls_context=ssl_context(endpoint.tls),
+            tls=endpoint.tls,
             encoding=codec_for_charset(endpoint.charset),
         )
 
@@ -347,10 +377,21 @@ class MllpClient:
                 retryable=True,
             ) from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.tls_context is None and self.tls is not None:
+            try:
+                self.tls_context = ssl_context(self.tls)
+            except (OSError, ssl.SSLError) as exc:
+                sock.close()
+                raise Hl7DeliveryError(
+                    f"cannot load the TLS ca_file/cert_file/key_file: {exc}", retryable=False
+                ) from exc
         if self.tls_context is not None:
             try:
                 sock = self.tls_context.wrap_socket(sock, server_hostname=self.host)
-            except (ssl.SSLError, OSError) as exc:
+            except ssl.SSLError as exc:
+                sock.close()
+                raise self._tls_error(exc, "handshake") from exc
+            except OSError as exc:
                 sock.close()
                 raise Hl7DeliveryError(
                     f"TLS handshake with {self.host}:{self.port} failed: {exc}", retryable=True
@@ -358,6 +399,25 @@ class MllpClient:
         self._sock = sock
         self.connections_opened += 1
         logger.debug("MLLP connected to %s:%s", self.host, self.port)
+
+    def _tls_error(self, exc: ssl.SSLError, stage: str) -> Hl7DeliveryError:
+        """The delivery error for a TLS failure: a refusal is not retryable."""
+        refused = _is_tls_refusal(exc)
+        logger.warning(
+            "MLLP %s:%s: TLS %s: %s",
+            self.host,
+            self.port,
+            "refused" if refused else f"{stage} failed",
+            getattr(exc, "verify_message", None) or exc.reason or exc,
+        )
+        if refused:
+            return Hl7DeliveryError(
+                f"TLS refused by or for {self.host}:{self.port} ({_TLS_HINT}): {exc}",
+                retryable=False,
+            )
+        return Hl7DeliveryError(
+            f"TLS {stage} with {self.host}:{self.port} failed: {exc}", retryable=True
+        )
 
     def _close(self) -> None:
         sock, self._sock = self._sock, None
@@ -388,6 +448,9 @@ class MllpClient:
         except Hl7DeliveryError:
             self._close()
             raise
+        except ssl.SSLError as exc:
+            self._close()
+            raise self._tls_error(exc, "connection") from exc
         except OSError as exc:
             self._close()
             raise Hl7DeliveryError(
