@@ -56,6 +56,7 @@ from pynetdicom.presentation import build_context
 
 from config.settings import DestinationSettings, TlsSettings
 from integrations.errors import PacsDeliveryError
+from integrations.tls import TLS_HINT, client_context, is_tls_refusal
 
 __all__ = [
     "SendResult",
@@ -102,37 +103,8 @@ class SendResult:
 
 
 def ssl_context(tls: TlsSettings) -> ssl.SSLContext:
-    """A client TLS context for *tls* (TLS 1.2 or later).
-
-    Raises
-    ------
-    OSError, ssl.SSLError
-        ``ca_file``, ``cert_file`` or ``key_file`` cannot be read or is not valid PEM.
-    """
-    ctx = ssl.create_default_context(
-        ssl.Purpose.SERVER_AUTH, cafile=str(tls.ca_file) if tls.ca_file else None
-    )
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    if not tls.verify_peer:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    if tls.cert_file is not None and tls.key_file is not None:
-        ctx.load_cert_chain(str(tls.cert_file), str(tls.key_file))
-    return ctx
-
-
-def _is_tls_refusal(exc: ssl.SSLError) -> bool:
-    """A deliberate refusal that retrying cannot change: our check of the peer's certificate
-    failed (unknown CA, host name, expired), or the peer sent a fatal alert (certificate
-    required/unknown/bad/expired, unknown CA, handshake failure, protocol version ...). An
-    ``internal_error`` alert and a cut-off handshake (EOF, reset, timeout) are not refusals."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return True
-    reason = str(exc.reason or "").upper()
-    return "_ALERT_" in reason and "INTERNAL_ERROR" not in reason
-
-
-_TLS_HINT = "check tls.ca_file, tls.cert_file/key_file and the peer's TLS set-up"
+    """A client TLS context for *tls* (see :func:`integrations.tls.client_context`)."""
+    return client_context(tls)
 
 
 @dataclass(slots=True)
@@ -325,7 +297,7 @@ def send_files(
         _close_transport(assoc, trace)
         if trace is not None and trace.errors:
             tls_exc = trace.errors[0]
-            refused = _is_tls_refusal(tls_exc)
+            refused = is_tls_refusal(tls_exc)
             logger.warning(
                 "destination %s (%s): TLS %s: %s",
                 dest.name,
@@ -335,7 +307,7 @@ def send_files(
             )
             raise PacsDeliveryError(
                 f"destination {dest.name} ({dest.ae_title}): "
-                + (f"TLS refused ({_TLS_HINT}): " if refused else "TLS failed: ")
+                + (f"TLS refused ({TLS_HINT}): " if refused else "TLS failed: ")
                 + str(tls_exc),
                 retryable=not refused,
             ) from tls_exc

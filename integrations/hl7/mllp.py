@@ -49,6 +49,7 @@ from integrations.errors import Hl7DeliveryError
 from integrations.hl7.escape import unescape
 from integrations.hl7.oru import codec_for_charset
 from integrations.hl7.transport import AckResult
+from integrations.tls import TLS_HINT, client_context, is_tls_refusal
 
 __all__ = [
     "END_BLOCK",
@@ -90,37 +91,9 @@ def frame(message: bytes) -> bytes:
 
 
 def ssl_context(tls: TlsSettings) -> ssl.SSLContext | None:
-    """The client TLS context for *tls*, or None when TLS is off.
-
-    TLS 1.2 or newer; the peer is verified against ``ca_file`` (and its host name) unless
-    ``verify_peer`` is false; ``cert_file``/``key_file`` add a client certificate.
-    """
-    if not tls.enabled:
-        return None
-    ctx = ssl.create_default_context(
-        ssl.Purpose.SERVER_AUTH, cafile=str(tls.ca_file) if tls.ca_file else None
-    )
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    if not tls.verify_peer:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    if tls.cert_file is not None and tls.key_file is not None:
-        ctx.load_cert_chain(str(tls.cert_file), str(tls.key_file))
-    return ctx
-
-
-def _is_tls_refusal(exc: ssl.SSLError) -> bool:
-    """A deliberate refusal that retrying cannot change: our check of the peer's certificate
-    failed (unknown CA, host name, expired), or the peer sent a fatal alert (certificate
-    required/unknown/bad/expired, unknown CA, handshake failure, protocol version ...). An
-    ``internal_error`` alert and a cut-off handshake (EOF, reset, timeout) are not refusals."""
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return True
-    reason = str(exc.reason or "").upper()
-    return "_ALERT_" in reason and "INTERNAL_ERROR" not in reason
-
-
-_TLS_HINT = "check tls.ca_file, tls.cert_file/key_file and the peer's TLS set-up"
+    """The client TLS context for *tls* (:func:`integrations.tls.client_context`), or None
+    when TLS is off."""
+    return client_context(tls) if tls.enabled else None
 
 
 def _fields(segment: str, sep: str) -> list[str]:
@@ -402,7 +375,7 @@ class MllpClient:
 
     def _tls_error(self, exc: ssl.SSLError, stage: str) -> Hl7DeliveryError:
         """The delivery error for a TLS failure: a refusal is not retryable."""
-        refused = _is_tls_refusal(exc)
+        refused = is_tls_refusal(exc)
         logger.warning(
             "MLLP %s:%s: TLS %s: %s",
             self.host,
@@ -412,7 +385,7 @@ class MllpClient:
         )
         if refused:
             return Hl7DeliveryError(
-                f"TLS refused by or for {self.host}:{self.port} ({_TLS_HINT}): {exc}",
+                f"TLS refused by or for {self.host}:{self.port} ({TLS_HINT}): {exc}",
                 retryable=False,
             )
         return Hl7DeliveryError(
