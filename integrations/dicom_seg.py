@@ -275,20 +275,18 @@ def _fix_single_frame_references(seg: Dataset) -> None:
 
 
 def use_safe_rle_encoder() -> None:
-    """Encode RLE Lossless with pylibjpeg-rle (fast, exact), never with python-gdcm.
+    """Never encode RLE Lossless with python-gdcm; pylibjpeg-rle is then the first choice.
 
     python-gdcm's RLE encoder aborts the whole process (``std::terminate``) on a frame whose
     rows and columns are both odd (e.g. 433 x 577), which the fractional SEG of a photo can
-    be; pydicom's own encoder is exact but pure Python (~3 s per 12-megapixel frame), and
-    pylibjpeg-rle encodes the same bytes in ~0.2 s. The encoder's plugins are narrowed once,
-    process-wide, to pylibjpeg (or pydicom's when pylibjpeg-rle is not installed); decoding
-    is unaffected.
+    be. pydicom registers its RLE encoders in the order gdcm, pylibjpeg, pydicom; without
+    gdcm it uses pylibjpeg-rle (a dependency: exact, ~0.2 s per 12-megapixel frame) and
+    falls back to its own pure-Python encoder (~3 s). Only the gdcm plugin is removed
+    (process-wide, once); decoding is unaffected.
     """
     encoder = get_encoder(RLELossless)
-    available = set(encoder.available_plugins)
-    keep = "pylibjpeg" if "pylibjpeg" in available else "pydicom"
-    for name in available - {keep}:
-        encoder.remove_plugin(name)
+    if "gdcm" in encoder.available_plugins:
+        encoder.remove_plugin("gdcm")
 
 
 def build_segmentations(

@@ -155,3 +155,16 @@ def test_rle_of_an_odd_sized_frame_does_not_abort_the_process() -> None:
     )
     assert proc.returncode == 0, proc.stderr[-500:]
     assert proc.stdout.startswith("encoded")
+
+
+def test_rle_encoding_never_uses_gdcm_and_has_pylibjpeg() -> None:
+    from pydicom.pixels.encoders.base import get_encoder
+    from pydicom.uid import RLELossless
+
+    from integrations.dicom_seg import use_safe_rle_encoder
+
+    use_safe_rle_encoder()
+    plugins = get_encoder(RLELossless).available_plugins
+    assert "gdcm" not in plugins
+    # pylibjpeg-rle (a dependency) is registered before pydicom's pure-Python fallback
+    assert {"pylibjpeg", "pydicom"} <= set(plugins)
