@@ -20,6 +20,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from pydicom.dataset import Dataset
 from analysis.progress import Comparison
 from analysis.types import AnalysisResult
 from integrations.dicom_common import Equipment, pair_sources
-from integrations.dicom_seg import SegOutput, build_segmentations
+from integrations.dicom_seg import SegOutput, build_segmentations, use_safe_rle_encoder
 from integrations.dicom_sr import build_sr
 from integrations.progress_view import PriorView
 from integrations.report_pdf import encapsulated_pdf, render_report
@@ -159,10 +160,19 @@ def write_outputs(
             study_version,
         )
         segs: dict[str, list[SegOutput]] = {}
-        instance = 1
-        for index, image, ds in dicom_pairs:
-            built = build_segmentations(image, ds, uids, equipment, instance_number=instance)
-            instance += len(built)
+        # The photos' SEGs are independent: built on a few threads (highdicom's work is numpy
+        # array copies that release the GIL). Photo k's SEGs are Instance Numbers 2k+1, 2k+2.
+        use_safe_rle_encoder()  # once, before the threads (it changes pydicom's plugins)
+        workers = max(1, min(len(dicom_pairs), os.cpu_count() or 1))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="seg") as pool:
+            futures = [
+                pool.submit(
+                    build_segmentations, image, ds, uids, equipment, instance_number=2 * k + 1
+                )
+                for k, (_, image, ds) in enumerate(dicom_pairs)
+            ]
+            built_all = [f.result() for f in futures]
+        for (index, image, ds), built in zip(dicom_pairs, built_all, strict=True):
             segs[str(ds.SOPInstanceUID)] = built
             for seg in built:
                 suffix = "" if seg.kind.value == "binary" else "-maps"
