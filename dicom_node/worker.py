@@ -106,6 +106,12 @@ def _unusable(
     )
 
 
+def _sop_instance_uids(outputs: dict[str, Any]) -> dict[str, str]:
+    """SOP Instance UID of every DICOM output file, by path (one header read each)."""
+    paths = [outputs["sr"], *outputs["seg"], outputs["report_dcm"], *outputs.get("sc", [])]
+    return {p: str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID) for p in paths if p}
+
+
 class AnalysisWorker:
     """Runs the analysis of one study at a time (call :meth:`run` from a worker thread).
 
@@ -273,14 +279,12 @@ class AnalysisWorker:
             logger.info("job %d: study changed during analysis; results not queued", job_id)
             duration = time.monotonic() - started
             return StudyOutcome(job_id, StudyState.RECEIVED, len(images), 0, 0, duration)
-        sr_uid = (
-            str(pydicom.dcmread(outputs["sr"], stop_before_pixels=True).SOPInstanceUID)
-            if outputs["sr"]
-            else None
-        )
+        uids = _sop_instance_uids(outputs)
+        sr_uid = uids.get(outputs["sr"]) if outputs["sr"] else None
         self.store.record_results(job_id, index_rows(result, info, date, digest, sr_uid))
         comparisons = [p.comparison if p is not None else None for p in progress]
         queued = self._enqueue(
+            uids,
             job_id,
             study_uid,
             digest,
@@ -316,6 +320,7 @@ class AnalysisWorker:
 
     def _enqueue(
         self,
+        uids: dict[str, str],
         job_id: int,
         study_uid: str,
         digest: str,
@@ -328,10 +333,6 @@ class AnalysisWorker:
         dicom_files = [outputs["sr"], *outputs["seg"], outputs["report_dcm"]]
         dicom_files = [p for p in dicom_files if p]
         sc_files = list(outputs.get("sc", []))
-        uids = {
-            p: str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID)
-            for p in dicom_files + sc_files
-        }
         n = 0
         for dest in self.settings.destinations:
             for path in dicom_files + (sc_files if dest.secondary_capture else []):

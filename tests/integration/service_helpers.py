@@ -24,8 +24,9 @@ from typing import Any
 import hl7
 import hl7.mllp
 
+from tests.hl7_server import Hl7ServerThread
 from tests.orthanc import Orthanc, _wait_ready
-from tests.peers import free_port, require_binary
+from tests.peers import require_binary
 
 __all__ = [
     "EmrPeer",
@@ -70,7 +71,7 @@ def scores_of(message: hl7.Message) -> dict[tuple[str, str], float]:
     return out
 
 
-class EmrPeer:
+class EmrPeer(Hl7ServerThread):
     """python-hl7's asyncio MLLP server in a thread, recording every message and ACK."""
 
     def __init__(
@@ -87,22 +88,7 @@ class EmrPeer:
         self.received: list[hl7.Message] = []
         self.seen: dict[str, int] = defaultdict(int)
         self.acks: list[tuple[str, str, str]] = []  # (study uid, control id, code)
-        self.port = free_port()
-        self.loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="emr-peer")
-        self._thread.start()
-        assert self._ready.wait(5), "python-hl7 MLLP server did not start"
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.server = self.loop.run_until_complete(
-            hl7.mllp.start_hl7_server(
-                self._handle, "127.0.0.1", self.port, encoding="utf-8", limit=4 * 1024 * 1024
-            )
-        )
-        self._ready.set()
-        self.loop.run_forever()
+        super().__init__(name="emr-peer")
 
     async def _handle(self, reader: Any, writer: Any) -> None:
         try:
@@ -139,22 +125,6 @@ class EmrPeer:
         """Every ORU received for *study_uid*."""
         with self.lock:
             return [m for m in self.received if study_uid_of(m) == study_uid]
-
-    def close(self) -> None:
-        """Stop the server and its thread."""
-
-        async def stop() -> None:
-            self.server.close()
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await self.server.wait_closed()
-
-        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(5)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(5)
-        self.loop.close()
 
 
 @contextmanager

@@ -71,17 +71,16 @@ def test_zero_errors_and_only_justified_warnings(outputs: dict[str, object]) -> 
         assert unexpected == [], f"{Path(path).name}: {unexpected}"
 
 
-def test_dsrdump_prints_the_tree(outputs: dict[str, object]) -> None:
+def _dsrdump(path: object) -> str:
     exe = require_binary("dsrdump")
     proc = subprocess.run(
-        [exe, str(outputs["sr"])],
-        capture_output=True,
-        text=True,
-        check=True,
-        encoding="utf-8",
-        errors="replace",
+        [exe, str(path)], capture_output=True, check=True, encoding="utf-8", errors="replace"
     )
-    tree = proc.stdout
+    return proc.stdout
+
+
+def test_dsrdump_prints_the_tree(outputs: dict[str, object]) -> None:
+    tree = _dsrdump(outputs["sr"])
     assert 'CONTAINER:(,,"Imaging Measurement Report")' in tree
     assert '"Tracking Identifier")="frontal/cheek_left"' in tree
     assert '"Finding Site")=(36141000,SCT,"Skin of cheek")' in tree
@@ -92,16 +91,7 @@ def test_dsrdump_prints_the_tree(outputs: dict[str, object]) -> None:
 
 
 def test_dsrdump_prints_the_progress_content(outputs: dict[str, object]) -> None:
-    exe = require_binary("dsrdump")
-    proc = subprocess.run(
-        [exe, str(outputs["progress_sr"])],
-        capture_output=True,
-        text=True,
-        check=True,
-        encoding="utf-8",
-        errors="replace",
-    )
-    tree = proc.stdout
+    tree = _dsrdump(outputs["progress_sr"])
     assert '"Compared with earlier visits")=(373066001,SCT,"Yes")' in tree
     assert 'has properties NUM:(,,"Change since previous visit")="-8.0" ({count}' in tree
     assert '"Change since previous visit verdict")=(CHG-IMPROVED,99DRMN,"Improved")' in tree

@@ -18,6 +18,7 @@ import pytest
 from hl7apy.mllp import AbstractHandler, MLLPServer
 
 from integrations.hl7 import DeliveryOutcome, MllpClient, OruMessage, build_oru, deliver
+from tests.hl7_server import Hl7ServerThread
 from tests.peers import free_port
 from tests.unit.integrations import hl7_fakes as F
 
@@ -26,30 +27,15 @@ pytestmark = pytest.mark.integration
 Responder = Callable[[int, hl7.Message], str | None]
 
 
-class PythonHl7Peer:
+class PythonHl7Peer(Hl7ServerThread):
     """python-hl7's asyncio MLLP server in a thread; ``responder`` returns the ACK text or
     None to stay silent."""
 
-    def __init__(self, responder: Responder) -> None:
+    def __init__(self, responder: Responder, **server_kwargs: Any) -> None:
         self.responder = responder
         self.received: list[hl7.Message] = []
         self.connections = 0
-        self.port = free_port()
-        self.loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        assert self._ready.wait(5), "python-hl7 server did not start"
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.server = self.loop.run_until_complete(
-            hl7.mllp.start_hl7_server(
-                self._handle, "127.0.0.1", self.port, encoding="utf-8", limit=4 * 1024 * 1024
-            )
-        )
-        self._ready.set()
-        self.loop.run_forever()
+        super().__init__(**server_kwargs)
 
     async def _handle(self, reader: Any, writer: Any) -> None:
         self.connections += 1
@@ -66,20 +52,6 @@ class PythonHl7Peer:
             pass
         finally:
             writer.close()
-
-    def close(self) -> None:
-        async def stop() -> None:
-            self.server.close()
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await self.server.wait_closed()
-
-        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(5)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(5)
-        self.loop.close()
 
 
 def ack_text(message: hl7.Message, code: str, text: str = "") -> str:

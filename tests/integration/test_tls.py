@@ -14,7 +14,6 @@ TLS) stays retryable like any network failure, and never hangs.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import socket
 import ssl
@@ -25,8 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import hl7
-import hl7.mllp
 import pytest
 from pydicom.dataset import Dataset
 from pynetdicom import AE, evt
@@ -473,29 +470,12 @@ class TlsHl7Peer(PythonHl7Peer):
     """python-hl7's asyncio MLLP server (the peer of ``test_mllp_peers``) behind TLS."""
 
     def __init__(self, responder: Responder, context: ssl.SSLContext) -> None:
-        self.context = context
         self.peer_certs: list[Any] = []
-        super().__init__(responder)
+        super().__init__(responder, ssl=context, ssl_handshake_timeout=10)
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.server = self.loop.run_until_complete(
-            hl7.mllp.start_hl7_server(
-                self._handle_tls,
-                "127.0.0.1",
-                self.port,
-                encoding="utf-8",
-                limit=4 * 1024 * 1024,
-                ssl=self.context,
-                ssl_handshake_timeout=10,
-            )
-        )
-        self._ready.set()
-        self.loop.run_forever()
-
-    async def _handle_tls(self, reader: Any, writer: Any) -> None:
+    async def _handle(self, reader: Any, writer: Any) -> None:
         self.peer_certs.append(writer.get_extra_info("peercert"))
-        await self._handle(reader, writer)
+        await super()._handle(reader, writer)
 
 
 @pytest.fixture
