@@ -25,6 +25,7 @@ __all__ = [
     "DestinationSettings",
     "Hl7EndpointSettings",
     "HttpSettings",
+    "ListenAeSettings",
     "LoggingSettings",
     "NodeSettings",
     "ProgressSettings",
@@ -89,10 +90,23 @@ class TlsSettings(_Section):
         return self
 
 
+class ListenAeSettings(_Section):
+    """A further AE title DermNode answers to (beside ``node.ae_title``), on the same port."""
+
+    ae_title: AeTitle
+    stable_after_s: float | None = Field(default=None, ge=0)
+
+    @field_validator("ae_title", mode="before")
+    @classmethod
+    def _ae(cls, v: Any) -> str:
+        return validate_ae_title(v)
+
+
 class NodeSettings(_Section):
     """The listening DICOM node."""
 
     ae_title: AeTitle = "DERMNODE"
+    additional_ae_titles: tuple[ListenAeSettings, ...] = ()
     host: str = "0.0.0.0"
     port: Port = 11112
     storage_dir: Path = Path("./var")
@@ -108,6 +122,28 @@ class NodeSettings(_Section):
     @classmethod
     def _ae(cls, v: Any) -> str:
         return validate_ae_title(v)
+
+    @model_validator(mode="after")
+    def _distinct_ae_titles(self) -> NodeSettings:
+        titles = self.listening_ae_titles
+        dup = sorted({t for t in titles if titles.count(t) > 1})
+        if dup:
+            raise ValueError(
+                f"additional_ae_titles: {', '.join(dup)} listed twice (or equal to ae_title)"
+            )
+        return self
+
+    @property
+    def listening_ae_titles(self) -> list[str]:
+        """Every called AE title DermNode answers to: ``ae_title`` first, then the others."""
+        return [self.ae_title, *(a.ae_title for a in self.additional_ae_titles)]
+
+    def stable_after_override(self, called_ae: str | None) -> float | None:
+        """The ``stable_after_s`` set for the listening AE title *called_ae*, if any."""
+        for a in self.additional_ae_titles:
+            if a.ae_title == called_ae:
+                return a.stable_after_s
+        return None
 
 
 class SourceSettings(_Section):

@@ -599,9 +599,11 @@ class DicomNode:
     ) -> None:
         self.settings = node
         self.handler = handler
-        self.policy = AssociationPolicy(frozenset({node.ae_title}), tuple(sources))
+        self.policy = AssociationPolicy(frozenset(node.listening_ae_titles), tuple(sources))
         ae = AE(ae_title=node.ae_title)
-        ae.require_called_aet = True
+        # The called AE title is checked by the policy (any of the listening AE titles), so
+        # pynetdicom's own check (one AE title only) is off.
+        ae.require_called_aet = False
         ae.maximum_associations = node.max_associations
         ae.acse_timeout = node.acse_timeout_s
         ae.dimse_timeout = node.dimse_timeout_s
@@ -632,7 +634,7 @@ class DicomNode:
         )
         logger.info(
             "listening as %s on %s:%d (%d sources)",
-            self.settings.ae_title,
+            ", ".join(self.settings.listening_ae_titles),
             self.settings.host,
             self.port,
             len(self.policy.sources),
@@ -667,6 +669,9 @@ class DicomNode:
         host = str(event.assoc.requestor.address)
         rej = self.policy.check(calling, called, host)
         if rej is None:
+            # The AE title this association was addressed to (one of ours): recorded with
+            # each instance, it selects that AE title's stable_after_s.
+            event.assoc.acceptor.ae_title = called
             logger.info("association from %s (%s) to %s accepted", calling, host, called)
             return
         logger.warning(

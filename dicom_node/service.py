@@ -6,8 +6,8 @@ outside the association threads, so the node keeps accepting while it analyses.
 Timers:
 
 ``stable``   every second: studies with no new instance for ``stable_after_s`` (per source
-             AE when configured, else ``node.stable_after_s``) go ``received -> ready`` and are
-             handed to a worker.
+             AE and per listening AE title when configured, the longer of the two; else
+             ``node.stable_after_s``) go ``received -> ready`` and are handed to a worker.
 ``outbox``   every second: due deliveries are attempted (:class:`~dicom_node.delivery.Deliverer`).
 ``disk``     every 30 s: free disk space, logged when under ``node.min_free_disk_mb``.
 ``retention`` hourly: spool files of studies delivered more than ``retention.spool_days`` ago
@@ -175,20 +175,33 @@ class Service:
 
     # -- timers -----------------------------------------------------------------------------
 
-    def _stable_after(self, calling_ae: str | None) -> float:
-        for src in self.settings.sources:
-            if src.ae_title == calling_ae and src.stable_after_s is not None:
-                return src.stable_after_s
-        return self.settings.node.stable_after_s
+    def _stable_after(self, calling_ae: str | None, called_ae: str | None) -> float:
+        """The quiet period of a study sent by *calling_ae* to our AE title *called_ae*.
+
+        ``stable_after_s`` may be set per source and per listening AE title; when both apply,
+        the longer one wins (a study is never cut short by the other setting); when neither
+        is set, ``node.stable_after_s``.
+        """
+        overrides = [
+            s.stable_after_s
+            for s in self.settings.sources
+            if s.ae_title == calling_ae and s.stable_after_s is not None
+        ][:1]
+        by_called = self.settings.node.stable_after_override(called_ae)
+        if by_called is not None:
+            overrides.append(by_called)
+        return max(overrides) if overrides else self.settings.node.stable_after_s
 
     def check_stable(self, now: float | None = None) -> int:
         """Queue every study that has been quiet long enough; return how many."""
         assert self.node is not None
         store = self.node.store
         t = time.time() if now is None else now
+        node = self.settings.node
         shortest = min(
-            [self.settings.node.stable_after_s]
+            [node.stable_after_s]
             + [s.stable_after_s for s in self.settings.sources if s.stable_after_s is not None]
+            + [a.stable_after_s for a in node.additional_ae_titles if a.stable_after_s is not None]
         )
         n = 0
         # A study re-opened by a late instance can become ready while its previous run is
@@ -196,7 +209,7 @@ class Service:
         for ready in store.list_studies(StudyState.READY):
             self._submit(ready.id)
         for study in store.received_before(t - shortest):
-            if study.last_instance_at > t - self._stable_after(study.calling_ae):
+            if study.last_instance_at > t - self._stable_after(study.calling_ae, study.called_ae):
                 continue
             if store.transition(
                 study.id,

@@ -167,6 +167,33 @@ def test_association_policy_rejects_with_the_right_reason(
         good.release()
 
 
+def test_additional_ae_titles_are_answered_and_recorded(tmp_path: Path) -> None:
+    """storescu to a second listening AE title: accepted, and the study knows which one."""
+    storescu = require_binary("storescu")
+    files = {
+        called: save(make_image(VL_PHOTOGRAPHIC, seed=n), tmp_path / f"{called}.dcm")
+        for n, called in enumerate(("DERMNODE", "DERM_DERMO"), 1)
+    }
+    listening = [{"ae_title": "DERM_DERMO", "stable_after_s": 2}]
+    with running_node(tmp_path / "node", additional_ae_titles=listening) as node:
+        for called, path in files.items():
+            r = subprocess.run(
+                [storescu, "-aet", SCU_AE, "-aec", called, "127.0.0.1", str(node.port), str(path)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert r.returncode == 0, r.stderr
+            uid = str(dcmread(path, stop_before_pixels=True).SOPInstanceUID)
+            rec = node.store.get_instance(uid)
+            assert rec is not None and rec.called_ae == called
+            study = node.store.get_study(rec.study_instance_uid)
+            assert study is not None and study.called_ae == called
+        # Any other called AE title is still refused with reason 7.
+        assoc = _associate(node.port, SCU_AE, "DERM_OTHER")
+        assert assoc.is_rejected and assoc.acceptor.primitive.diagnostic == 0x07
+
+
 def test_concurrent_association_limit_rejects_transiently(tmp_path: Path) -> None:
     with running_node(tmp_path, max_associations=1) as node:
         first = _associate(node.port, SCU_AE)

@@ -18,6 +18,9 @@ def test_default_and_example_load() -> None:
     assert s.sources[0].ae_title == "ORTHANC" and s.sources[0].host == "127.0.0.1"
     h = load_settings(ROOT / "config" / "examples" / "hospital.yaml")
     assert h.node.ae_title == "DERMNODE_AI" and len(h.sources) == 2
+    assert h.node.listening_ae_titles == ["DERMNODE_AI", "DERMNODE_DERMO"]
+    assert h.node.stable_after_override("DERMNODE_DERMO") == 5
+    assert h.node.stable_after_override("DERMNODE_AI") is None
 
 
 @pytest.mark.parametrize(
@@ -28,6 +31,14 @@ def test_default_and_example_load() -> None:
         ("sources:\n  - ae_title: PACS\n    host: not-an-ip\n", "sources.0.host"),
         ("node:\n  colour: blue\n", "node.colour"),
         ("destinations:\n  - name: pacs\n    ae_title: X\n", "destinations.0"),
+        (
+            "node:\n  additional_ae_titles:\n    - ae_title: A\n      stable_after_s: -1\n",
+            "node.additional_ae_titles.0.stable_after_s",
+        ),
+        (
+            "node:\n  ae_title: DERM\n  additional_ae_titles:\n    - ae_title: DERM\n",
+            "node: Value error, additional_ae_titles: DERM listed twice",
+        ),
     ],
 )
 def test_errors_name_the_file_and_the_field(tmp_path: Path, yaml_text: str, field: str) -> None:

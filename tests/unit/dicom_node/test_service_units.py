@@ -99,6 +99,7 @@ def record(
     *,
     t: float | None = None,
     calling_ae: str = "PACS",
+    called_ae: str = "DERMNODE",
 ) -> str:
     """Write *ds* to the spool-like *folder* and record it as a received instance."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -114,6 +115,7 @@ def record(
             size=path.stat().st_size,
             received_at=time.time() if t is None else t,
             calling_ae=calling_ae,
+            called_ae=called_ae,
             series_number=int(ds.SeriesNumber),
             instance_number=int(ds.InstanceNumber),
             patient_id=str(ds.PatientID),
@@ -386,6 +388,51 @@ def test_per_source_stable_after_s_is_honoured(tmp_path: Path, store: JobStore) 
     assert service.check_stable(now=t0 + 99) == 0
     assert service.check_stable(now=t0 + 100.1) == 1
     assert states()["SLOW"] == "ready"
+
+
+def test_per_listening_ae_stable_after_s_is_honoured(tmp_path: Path, store: JobStore) -> None:
+    cfg = settings(
+        tmp_path,
+        sources=[{"ae_title": "PACS"}, {"ae_title": "CAMERA", "stable_after_s": 60}],
+    )
+    listening = [{"ae_title": "DERM_QUICK", "stable_after_s": 1}, {"ae_title": "DERM_PLAIN"}]
+    node = cfg.node.model_dump() | {"additional_ae_titles": listening}
+    cfg = settings(tmp_path, node=node, sources=[s.model_dump() for s in cfg.sources])
+    assert cfg.node.listening_ae_titles == ["DERMNODE", "DERM_QUICK", "DERM_PLAIN"]
+    service = Service(cfg, tmp_path / "var", analyzer=SimpleNamespace(device="cpu"))  # type: ignore[arg-type]
+    service.node = SimpleNamespace(store=store)  # type: ignore[assignment]
+    t0 = 1000.0
+    cases = {  # (calling, called) -> quiet period expected
+        "quick": ("PACS", "DERM_QUICK"),  # the listening AE's 1 s
+        "plain": ("PACS", "DERM_PLAIN"),  # no override: node.stable_after_s = 5
+        "main": ("PACS", "DERMNODE"),  # node.ae_title: node.stable_after_s = 5
+        "camera": ("CAMERA", "DERM_QUICK"),  # both set: the longer (source's 60 s) wins
+    }
+    uids = {}
+    for n, (name, (calling, called)) in enumerate(cases.items(), 1):
+        uids[name] = f"1.2.826.0.1.3680043.8.498.66{n}"
+        record(
+            store,
+            photo_ds(uids[name], 1, n, size=16),
+            tmp_path / "s",
+            t=t0,
+            calling_ae=calling,
+            called_ae=called,
+        )
+
+    def ready() -> set[str]:
+        return {
+            name
+            for name, uid in uids.items()
+            if store.get_study(uid).state is StudyState.READY  # type: ignore[union-attr]
+        }
+
+    assert service.check_stable(now=t0 + 0.9) == 0
+    assert service.check_stable(now=t0 + 1.1) == 1 and ready() == {"quick"}
+    assert service.check_stable(now=t0 + 4.9) == 0
+    assert service.check_stable(now=t0 + 5.1) == 2 and ready() == {"quick", "plain", "main"}
+    assert service.check_stable(now=t0 + 59.9) == 0
+    assert service.check_stable(now=t0 + 60.1) == 1 and "camera" in ready()
 
 
 def test_graceful_stop_finishes_the_running_study_and_parks_the_queued_ones(
