@@ -69,6 +69,7 @@ def jobs_command(sub: str, id: str | None, config_path: str | None) -> int:  # n
             print(f"  study instance uid: {study.study_instance_uid}")
             print(f"  instances:          {study.instance_count}")
             print(f"  calling AE:         {study.calling_ae or '-'}")
+            print(f"  called AE:          {study.called_ae or '-'}")
             print(f"  first received:     {_when(study.created_at)}")
             print(f"  last instance:      {_when(study.last_instance_at)}")
             print(f"  updated:            {_when(study.updated_at)}")

@@ -41,6 +41,7 @@ def test_jobs_list_show_retry_print_no_patient_data(tmp_path: Path, capsys) -> N
                 size=1,
                 received_at=0,
                 calling_ae="PACS",
+                called_ae="DERM_DERMO",
                 patient_name="PHI^SENTINEL",
                 patient_id="PHISENTINELID",
             )
@@ -53,6 +54,7 @@ def test_jobs_list_show_retry_print_no_patient_data(tmp_path: Path, capsys) -> N
     assert main(["jobs", "--config", str(cfg), "show", str(job.id)]) == 0
     out = capsys.readouterr().out
     assert "received" in out and "dead=1" in out and "association rejected" in out
+    assert "called AE:          DERM_DERMO" in out
     assert main(["jobs", "--config", str(cfg), "retry", str(job.id)]) == 0
     out += capsys.readouterr().out
     assert "1 delivery(ies) re-queued" in out
