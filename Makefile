@@ -39,6 +39,7 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/decode.py
 	$(BIN)/python benchmarks/analysis.py
 	$(BIN)/python benchmarks/phantoms.py
 	$(BIN)/python benchmarks/end_to_end.py

