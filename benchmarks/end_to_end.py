@@ -14,6 +14,7 @@ from the first C-STORE to the last ACK.
 
     python benchmarks/end_to_end.py                     # 2 latency studies + batch of 5
     python benchmarks/end_to_end.py --megapixels 3 --batch 3 --device cuda
+    python benchmarks/end_to_end.py --latency-runs 0 --workers 2   # throughput, 2 workers
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from pydicom.uid import JPEGBaseline8Bit, generate_uid  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from dicom_node.demo import sample_photo_path  # noqa: E402
 from dicom_node.scu import store_files  # noqa: E402
-from dicom_node.service import Service  # noqa: E402
+from dicom_node.service import Service, worker_count  # noqa: E402
 from dicom_node.store import OutboxKind, StudyState  # noqa: E402
 from tests.dicomdata import VL_PHOTOGRAPHIC, _with_meta, make_image  # noqa: E402
 from tests.integration.service_helpers import EmrPeer, serve_config  # noqa: E402
@@ -132,6 +133,9 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=5)
     ap.add_argument("--stable-after", type=float, default=1.0)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+    ap.add_argument(
+        "--workers", type=int, default=None, help="analysis.workers (default: the service's)"
+    )
     ap.add_argument("--dir", default=None, help="work folder (default: a temp folder)")
     a = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -168,7 +172,9 @@ def main() -> int:
             destinations=[destination],
             hl7_port=emr.port,
             stable_after_s=a.stable_after,
-            analysis={"device": a.device},
+            analysis={"device": a.device}
+            if a.workers is None
+            else {"device": a.device, "workers": a.workers},
             logging={"level": "WARNING"},
         )
         service = Service(Settings(**cfg), work / "var", tick_s=0.1)
@@ -210,7 +216,8 @@ def main() -> int:
     threads = torch.get_num_threads()
     print(
         f"3-view study of {cols}x{rows} ({rows * cols / 1e6:.1f} MP) JPEG photos; "
-        f"device {device}, {threads} torch thread(s); results to {where}; "
+        f"device {device}, {threads} torch thread(s), {worker_count(service.settings)} "
+        f"analysis worker(s); results to {where}; "
         f"stable_after_s {a.stable_after:g} (subtracted)"
     )
     print("| measure | value |")
