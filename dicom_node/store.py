@@ -836,6 +836,26 @@ class JobStore:
         fields = ResultRow.__slots__
         return [ResultRow(**{f: r[f] for f in fields}) for r in rows]
 
+    def study_state_counts(self) -> dict[StudyState, int]:
+        """Number of studies per job state (every state, zeros included); one SQL query."""
+        rows = self._conn().execute("SELECT state, COUNT(*) FROM studies GROUP BY state").fetchall()
+        counts = dict.fromkeys(StudyState, 0)
+        for state, n in rows:
+            counts[StudyState(state)] = int(n)
+        return counts
+
+    def outbox_state_counts(self) -> dict[tuple[OutboxKind, OutboxState], int]:
+        """Number of outbox rows per kind and state (zeros included); one SQL query."""
+        rows = (
+            self._conn()
+            .execute("SELECT kind, state, COUNT(*) FROM outbox GROUP BY kind, state")
+            .fetchall()
+        )
+        counts = {(k, s): 0 for k in OutboxKind for s in OutboxState}
+        for kind, state, n in rows:
+            counts[(OutboxKind(kind), OutboxState(state))] = int(n)
+        return counts
+
     def outbox_counts(self, study_id: int) -> dict[str, int]:
         """Number of outbox rows of a job per state."""
         rows = (

@@ -11,6 +11,7 @@ from config.settings import DeliverySettings
 from dicom_node.store import (
     InstanceRecord,
     JobStore,
+    OutboxKind,
     OutboxState,
     StudyState,
     backoff_delay_s,
@@ -139,6 +140,35 @@ def test_enqueue_dedup_and_retry_job(store: JobStore) -> None:
         store.retry_job(999)
     with pytest.raises(ValueError):
         store.enqueue("fax", "x")
+
+
+def test_state_counts_agree_with_the_rows(store: JobStore) -> None:
+    """The /metrics counts (SQL GROUP BY) equal a count of the listed rows, zeros included."""
+    for n in range(7):
+        store.add_instance(rec(f"1.{n}", study=f"1.2.{n}"))
+    studies = store.list_studies()
+    for s in studies[:3]:
+        assert store.transition(s.id, StudyState.READY)
+    assert store.transition(studies[0].id, StudyState.ANALYSING)
+    for n, s in enumerate(studies[:4]):
+        store.enqueue("dicom", "pacs", study_id=s.id, dedup_key=f"2.25.{n}", now=0)
+    item = store.enqueue("hl7", "emr", study_id=studies[0].id, dedup_key="d", now=0)
+    store.mark_failed(item, retryable=False, error="AR", now=0)
+
+    by_state = store.study_state_counts()
+    assert set(by_state) == set(StudyState)
+    for state in StudyState:
+        assert by_state[state] == sum(1 for s in store.list_studies() if s.state is state)
+    assert (by_state[StudyState.RECEIVED], by_state[StudyState.READY]) == (4, 2)
+    assert by_state[StudyState.ANALYSING] == 1 and by_state[StudyState.NOTIFIED] == 0
+
+    outbox = store.outbox_state_counts()
+    assert len(outbox) == len(OutboxKind) * len(OutboxState)
+    rows = store.list_outbox()
+    for (kind, state), n in outbox.items():
+        assert n == sum(1 for r in rows if (r.kind, r.state) == (kind, state))
+    assert outbox[(OutboxKind.DICOM, OutboxState.PENDING)] == 4
+    assert outbox[(OutboxKind.HL7, OutboxState.DEAD)] == 1
 
 
 def test_concurrent_writers_from_many_threads(store: JobStore) -> None:
