@@ -55,6 +55,12 @@ def test_environment_overrides_the_file(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("DERMNODE_NODE__PORT", "11113")
     s = load_settings(f)
     assert (s.node.port, s.node.ae_title) == (11113, "FROMFILE")
+    monkeypatch.setenv(
+        "DERMNODE_NODE__ADDITIONAL_AE_TITLES", '[{"ae_title": "DERM_X", "stable_after_s": 3}]'
+    )
+    s = load_settings(f)
+    assert s.node.listening_ae_titles == ["FROMFILE", "DERM_X"]
+    assert s.node.stable_after_override("DERM_X") == 3
 
 
 def test_cli_config_validate(tmp_path: Path, capsys) -> None:
