@@ -274,21 +274,39 @@ class Service:
         return free
 
     def retention(self, now: float | None = None) -> int:
-        """Remove spool files of studies finished more than ``spool_days`` ago."""
+        """Remove spool files of studies finished more than ``spool_days`` ago.
+
+        Finished means delivered (and notified): results leave first. Each removal is
+        recorded in the job store, so a file is removed once and every later run only looks
+        at studies that finished since; the selection is SQL over all studies, oldest first,
+        in batches.
+        """
         assert self.node is not None
         store = self.node.store
-        cutoff = (time.time() if now is None else now) - self.settings.retention.spool_days * 86400
+        t = time.time() if now is None else now
+        cutoff = t - self.settings.retention.spool_days * 86400
         removed = 0
-        for state in _FINAL:
-            for study in store.list_studies(state):
-                if study.updated_at > cutoff:
+        while batch := store.spool_expired(cutoff, _FINAL, limit=1000):
+            done: list[str] = []
+            errors: list[str] = []
+            for inst in batch:
+                try:
+                    os.unlink(inst.path)
+                    removed += 1
+                except FileNotFoundError:
+                    pass  # already gone: recorded as removed all the same
+                except OSError as exc:  # e.g. permissions: left, tried again next run
+                    errors.append(type(exc).__name__)
                     continue
-                for inst in store.instances_of(study.study_instance_uid):
-                    try:
-                        os.unlink(inst.path)
-                        removed += 1
-                    except FileNotFoundError:
-                        pass
+                done.append(inst.sop_instance_uid)
+            store.mark_spool_removed(done, t)
+            if errors:
+                logger.warning(
+                    "retention: %d spooled file(s) could not be removed (%s); next run retries",
+                    len(errors),
+                    ", ".join(sorted(set(errors))),
+                )
+                break
         if removed:
             logger.info("retention: removed %d spooled instance file(s)", removed)
         return removed

@@ -38,6 +38,7 @@ writers (``BEGIN IMMEDIATE`` with a busy timeout).
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -67,7 +68,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DB_FILENAME = "dermnode.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class StudyState(StrEnum):
@@ -137,7 +138,8 @@ CREATE TABLE IF NOT EXISTS instances (
     patient_sex          TEXT,
     accession_number     TEXT,
     study_date           TEXT,
-    specific_character_set TEXT
+    specific_character_set TEXT,
+    spool_removed_at     REAL
 );
 CREATE INDEX IF NOT EXISTS instances_study ON instances (study_instance_uid);
 CREATE INDEX IF NOT EXISTS instances_patient ON instances (patient_id, issuer_of_patient_id);
@@ -220,6 +222,8 @@ class InstanceRecord:
     accession_number: str | None = None
     study_date: str | None = None
     specific_character_set: str | None = None
+    #: When retention removed the spooled file (None: it is in the spool).
+    spool_removed_at: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("sop_instance_uid", "study_instance_uid", "series_instance_uid"):
@@ -341,6 +345,17 @@ _STUDY_SELECT = (
 )
 
 
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a job store written by an earlier version up to :data:`SCHEMA_VERSION`.
+
+    Version 2 added ``instances.spool_removed_at`` (spool retention).
+    """
+    columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(instances)")}
+    if "spool_removed_at" not in columns:
+        conn.execute("ALTER TABLE instances ADD COLUMN spool_removed_at REAL")
+        logger.info("job store schema upgraded to version %d", SCHEMA_VERSION)
+
+
 class JobStore:
     """The SQLite job store (WAL, one connection per thread).
 
@@ -362,6 +377,7 @@ class JobStore:
         self._closed = False
         conn = self._conn()
         conn.executescript(_SCHEMA)
+        _migrate(conn)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- connections ---------------------------------------------------------------------
@@ -503,6 +519,33 @@ class JobStore:
             return None
         fields = InstanceRecord.__slots__
         return InstanceRecord(**{f: r[f] for f in fields})
+
+    def spool_expired(
+        self, cutoff: float, states: Sequence[StudyState], limit: int = 10_000
+    ) -> list[InstanceRecord]:
+        """Instances still in the spool whose study is in one of *states* since *cutoff*.
+
+        Selected in SQL, oldest studies first, however many studies the store holds.
+        """
+        sql = (
+            "SELECT i.* FROM instances i JOIN studies s"
+            " ON s.study_instance_uid = i.study_instance_uid"
+            " WHERE s.state IN (SELECT value FROM json_each(?)) AND s.updated_at <= ?"
+            " AND i.spool_removed_at IS NULL ORDER BY s.id, i.id LIMIT ?"
+        )
+        params = [json.dumps([StudyState(st).value for st in states]), cutoff, limit]
+        rows = self._conn().execute(sql, params).fetchall()
+        fields = InstanceRecord.__slots__
+        return [InstanceRecord(**{f: r[f] for f in fields}) for r in rows]
+
+    def mark_spool_removed(self, sop_instance_uids: Sequence[str], now: float) -> None:
+        """Record that retention removed these instances' spooled files."""
+        conn = self._conn()
+        with self._write(conn):
+            conn.executemany(
+                "UPDATE instances SET spool_removed_at = ? WHERE sop_instance_uid = ?",
+                [(now, uid) for uid in sop_instance_uids],
+            )
 
     def count_instances(self) -> int:
         """Number of recorded instances."""

@@ -214,11 +214,26 @@ class AnalysisWorker:
 
     def _decode(
         self, instances: Sequence[InstanceRecord]
-    ) -> tuple[list[tuple[npt.NDArray[Any], ImageDescription] | ImageResult], list[Dataset]]:
+    ) -> tuple[list[tuple[npt.NDArray[Any], ImageDescription] | ImageResult], list[Dataset | None]]:
         items: list[tuple[npt.NDArray[Any], ImageDescription] | ImageResult] = []
-        sources: list[Dataset] = []
+        sources: list[Dataset | None] = []
         for inst in instances:
-            ds = pydicom.dcmread(inst.path)
+            try:
+                ds = pydicom.dcmread(inst.path)
+            except FileNotFoundError:
+                # Retention removed it (a study re-opened by a late photo long after
+                # delivery), or the spool lost it: say so instead of failing the study.
+                reason = (
+                    "The received photo is no longer on DermNode (spool retention removed it "
+                    f"{self.settings.retention.spool_days:g} days after its results were "
+                    "delivered); its earlier results stand."
+                    if inst.spool_removed_at is not None
+                    else "The received photo is missing from DermNode's spool."
+                )
+                logger.warning("job instance of class %s: spool file missing", inst.sop_class_uid)
+                items.append(_unusable(inst.sop_instance_uid, (0, 0), reason))
+                sources.append(None)
+                continue
             try:
                 frame = decode_dataset(ds, source=inst.sop_instance_uid)[0]
                 items.append((frame.pixels, frame.description))
@@ -255,7 +270,13 @@ class AnalysisWorker:
             for item in items
         ]
         want_sc = any(d.secondary_capture for d in self.settings.destinations)
-        info = StudyInfo.from_dataset(sources[0])
+        first = next((ds for ds in sources if ds is not None), None)
+        if first is None:
+            raise InputRejected(
+                "none of the study's photos is on DermNode any more (spool retention); "
+                "nothing to analyse"
+            )
+        info = StudyInfo.from_dataset(first)
         date = study_date(info, dt.date.fromtimestamp(min(i.received_at for i in instances)))
         progress = self.progress.link(result, info, date)
         has_progress = any(p is not None for p in progress)

@@ -435,6 +435,82 @@ def test_per_listening_ae_stable_after_s_is_honoured(tmp_path: Path, store: JobS
     assert service.check_stable(now=t0 + 60.1) == 1 and "camera" in ready()
 
 
+def test_retention_removes_finished_studies_spool_once_and_keeps_the_rest(
+    tmp_path: Path, store: JobStore, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    cfg = settings(tmp_path, retention={"spool_days": 1})
+    service = Service(cfg, tmp_path / "var", analyzer=SimpleNamespace(device="cpu"))  # type: ignore[arg-type]
+    service.node = SimpleNamespace(store=store)  # type: ignore[assignment]
+    spool = tmp_path / "spool"
+    uids = {name: f"1.2.826.0.1.3680043.8.498.55{n}" for n, name in enumerate("ABCD", 1)}
+    for n, uid in enumerate(uids.values(), 1):
+        record(store, photo_ds(uid, 1, n, size=16), spool)
+        record(store, photo_ds(uid, 2, n + 10, size=16), spool)
+    final = {"A": StudyState.NOTIFIED, "B": StudyState.DELIVERED, "C": StudyState.FAILED}
+    for name, state in final.items():  # D stays 'received'
+        assert store.transition(store.get_study(uids[name]).id, state)  # type: ignore[union-attr]
+
+    def on_disk(name: str) -> int:
+        return sum(Path(i.path).exists() for i in store.instances_of(uids[name]))
+
+    day = 86400.0
+    assert service.retention(now=time.time() + 0.5 * day) == 0  # finished less than 1 day ago
+    assert [on_disk(n) for n in "ABCD"] == [2, 2, 2, 2]
+
+    # One file cannot be removed (permissions): the others go, it is retried next run.
+    import dicom_node.service as service_mod
+
+    real_unlink = service_mod.os.unlink
+    stuck = store.instances_of(uids["B"])[0].path
+
+    def unlink(path: str) -> None:
+        if path == stuck:
+            raise PermissionError(13, "Permission denied")
+        real_unlink(path)
+
+    monkeypatch.setattr(service_mod.os, "unlink", unlink)
+    assert service.retention(now=time.time() + 2 * day) == 3
+    assert [on_disk(n) for n in "ABCD"] == [0, 1, 2, 2]  # failed and received studies kept
+    assert "could not be removed (PermissionError)" in caplog.text
+    monkeypatch.setattr(service_mod.os, "unlink", real_unlink)
+    assert service.retention(now=time.time() + 2 * day) == 1
+    assert [on_disk(n) for n in "ABCD"] == [0, 0, 2, 2]
+    removed = store.instances_of(uids["A"]) + store.instances_of(uids["B"])
+    assert all(i.spool_removed_at is not None for i in removed)
+    # Every later run looks only at what is left: nothing to unlink.
+    calls: list[str] = []
+    monkeypatch.setattr(service_mod.os, "unlink", lambda p: calls.append(p))
+    assert service.retention(now=time.time() + 3 * day) == 0 and calls == []
+
+
+def test_a_study_reopened_after_retention_says_which_photos_are_gone(
+    tmp_path: Path, store: JobStore, analyzer: Analyzer
+) -> None:
+    """A late photo re-opens a study whose spool was removed: the new photo is analysed, the
+    removed one is reported not usable with the reason, and the study is not failed."""
+    cfg = settings(tmp_path, retention={"spool_days": 30})
+    service = Service(cfg, tmp_path / "var", analyzer=SimpleNamespace(device="cpu"))  # type: ignore[arg-type]
+    service.node = SimpleNamespace(store=store)  # type: ignore[assignment]
+    spool = tmp_path / "spool"
+    first = record(store, photo_ds(STUDY, 1, 1), spool)
+    job = make_ready(store)
+    worker = AnalysisWorker(store, cfg, tmp_path / "var", analyzer)
+    assert worker.run(job).state is StudyState.ENCODED
+    assert store.transition(job, StudyState.NOTIFIED)
+    assert service.retention(now=time.time() + 31 * 86400) == 1
+
+    late = record(store, photo_ds(STUDY, 2, 2), spool)  # 31 days later, say
+    assert store.get_study(job).state is StudyState.RECEIVED  # type: ignore[union-attr]
+    make_ready(store)
+    outcome = worker.run(job)
+    assert outcome.state is StudyState.ENCODED and (outcome.images, outcome.usable) == (2, 1)
+    by_source = {img["source"]: img for img in result_doc(store, job)["images"]}
+    assert by_source[late]["quality"]["usable"] is True
+    gone = by_source[first]["quality"]
+    assert gone["usable"] is False
+    assert "spool retention removed it 30 days after" in gone["issues"][0]["message"]
+
+
 def test_graceful_stop_finishes_the_running_study_and_parks_the_queued_ones(
     tmp_path: Path, analyzer: Analyzer
 ) -> None:

@@ -171,6 +171,49 @@ def test_state_counts_agree_with_the_rows(store: JobStore) -> None:
     assert outbox[(OutboxKind.HL7, OutboxState.DEAD)] == 1
 
 
+def test_spool_expired_selects_every_old_finished_study_once_marked(store: JobStore) -> None:
+    """Retention's selection: SQL over all studies (no newest-1000 window), final states,
+    finished before the cutoff, and nothing already removed."""
+    for n in range(1005):
+        store.add_instance(rec(f"1.{n}", study=f"2.{n}"))
+    studies = sorted(store.list_studies(limit=5000), key=lambda s: s.id)
+    for s in studies[:1003]:
+        assert store.transition(s.id, StudyState.NOTIFIED)
+    assert store.transition(studies[1003].id, StudyState.DELIVERED)
+    assert store.transition(studies[1004].id, StudyState.FAILED)  # kept for `jobs retry`
+    final = (StudyState.DELIVERED, StudyState.NOTIFIED)
+    assert store.spool_expired(0.0, final) == []  # nothing finished before the cutoff
+    expired = store.spool_expired(10**12, final)
+    assert len(expired) == 1004 and expired[0].sop_instance_uid == "1.0"  # oldest first
+    assert "1.1004" not in {i.sop_instance_uid for i in expired}
+    assert len(store.spool_expired(10**12, final, limit=10)) == 10
+    store.mark_spool_removed([i.sop_instance_uid for i in expired[:1000]], now=5.0)
+    rest = store.spool_expired(10**12, final)
+    assert [i.sop_instance_uid for i in rest] == ["1.1000", "1.1001", "1.1002", "1.1003"]
+    got = store.get_instance("1.0")
+    assert got is not None and got.spool_removed_at == 5.0
+
+
+def test_a_version_1_job_store_is_upgraded_in_place(tmp_path: Path) -> None:
+    """A store written before spool_removed_at existed opens, keeps its rows, gains it."""
+    import sqlite3
+
+    db = tmp_path / "old.sqlite3"
+    with JobStore(db) as s:
+        s.add_instance(rec("1.1"))
+    conn = sqlite3.connect(db)  # back to the version-1 layout: without the column
+    conn.execute("ALTER TABLE instances DROP COLUMN spool_removed_at")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with JobStore(db) as s:
+        assert s._conn().execute("PRAGMA user_version").fetchone()[0] == 2
+        got = s.get_instance("1.1")
+        assert got is not None and got.spool_removed_at is None and got.calling_ae == "PACS"
+        s.mark_spool_removed(["1.1"], now=7.0)
+        assert s.get_instance("1.1").spool_removed_at == 7.0  # type: ignore[union-attr]
+
+
 def test_concurrent_writers_from_many_threads(store: JobStore) -> None:
     errors: list[BaseException] = []
 
