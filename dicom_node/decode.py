@@ -3,9 +3,9 @@
 Pixel data are decoded by pydicom (``pydicom.pixels.pixel_array``) with its plugins
 (pillow, python-gdcm) for JPEG baseline/extended, JPEG-LS, JPEG 2000 and RLE. The camera's
 usual case, JPEG Baseline in YBR_FULL_422 / YBR_FULL, goes to Pillow (libjpeg-turbo) first:
-the same pixels as python-gdcm, pydicom's first choice, in about a third of the time
-(0.2 s instead of 0.55 s per 12-megapixel photo), and Pillow releases the GIL while it
-decodes; any other case, or a Pillow failure, uses pydicom's own order. YBR_FULL and
+the same pixels as python-gdcm, pydicom's first choice, in 0.44 of its time (0.20 s instead
+of 0.45 s per 12-megapixel photo: ``python benchmarks/decode.py``), and Pillow releases the
+GIL while it decodes; any other case, or a Pillow failure, uses pydicom's own order. YBR_FULL and
 YBR_FULL_422 are converted to RGB (PS3.3 C.7.6.3.1.2); an ICC profile (0028,2000) is applied
 with Pillow ``ImageCms`` to sRGB (PS3.3 C.11.15); a multi-frame object gives its first frame
 or every frame.

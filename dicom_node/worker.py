@@ -230,7 +230,11 @@ class AnalysisWorker:
                     if inst.spool_removed_at is not None
                     else "The received photo is missing from DermNode's spool."
                 )
-                logger.warning("job instance of class %s: spool file missing", inst.sop_class_uid)
+                logger.log(
+                    logging.WARNING if inst.spool_removed_at is not None else logging.ERROR,
+                    "instance of class %s: spool file missing",
+                    inst.sop_class_uid,
+                )
                 items.append(_unusable(inst.sop_instance_uid, (0, 0), reason))
                 sources.append(None)
                 continue
@@ -273,8 +277,7 @@ class AnalysisWorker:
         first = next((ds for ds in sources if ds is not None), None)
         if first is None:
             raise InputRejected(
-                "none of the study's photos is on DermNode any more (spool retention); "
-                "nothing to analyse"
+                "none of the study's photos is on DermNode any more; nothing to analyse"
             )
         info = StudyInfo.from_dataset(first)
         date = study_date(info, dt.date.fromtimestamp(min(i.received_at for i in instances)))
