@@ -182,14 +182,16 @@ class Service:
         the longer one wins (a study is never cut short by the other setting); when neither
         is set, ``node.stable_after_s``.
         """
-        overrides = [
-            s.stable_after_s
-            for s in self.settings.sources
-            if s.ae_title == calling_ae and s.stable_after_s is not None
-        ][:1]
+        by_source = next(
+            (
+                s.stable_after_s
+                for s in self.settings.sources
+                if s.ae_title == calling_ae and s.stable_after_s is not None
+            ),
+            None,
+        )
         by_called = self.settings.node.stable_after_override(called_ae)
-        if by_called is not None:
-            overrides.append(by_called)
+        overrides = [v for v in (by_source, by_called) if v is not None]
         return max(overrides) if overrides else self.settings.node.stable_after_s
 
     def check_stable(self, now: float | None = None) -> int:

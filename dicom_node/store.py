@@ -302,6 +302,10 @@ def backoff_delay_s(attempts: int, policy: DeliverySettings) -> float:
     return float(min(policy.backoff_initial_s * (2.0**exponent), policy.backoff_max_s))
 
 
+def _instance(row: sqlite3.Row) -> InstanceRecord:
+    return InstanceRecord(**{f: row[f] for f in InstanceRecord.__slots__})
+
+
 def _study(row: sqlite3.Row) -> StudyRecord:
     return StudyRecord(
         id=row["id"],
@@ -505,8 +509,7 @@ class JobStore:
             )
             .fetchall()
         )
-        fields = InstanceRecord.__slots__
-        return [InstanceRecord(**{f: r[f] for f in fields}) for r in rows]
+        return [_instance(r) for r in rows]
 
     def get_instance(self, sop_instance_uid: str) -> InstanceRecord | None:
         """The instance with this SOP Instance UID, or ``None``."""
@@ -517,8 +520,7 @@ class JobStore:
         )
         if r is None:
             return None
-        fields = InstanceRecord.__slots__
-        return InstanceRecord(**{f: r[f] for f in fields})
+        return _instance(r)
 
     def spool_expired(
         self, cutoff: float, states: Sequence[StudyState], limit: int = 10_000
@@ -535,8 +537,7 @@ class JobStore:
         )
         params = [json.dumps([StudyState(st).value for st in states]), cutoff, limit]
         rows = self._conn().execute(sql, params).fetchall()
-        fields = InstanceRecord.__slots__
-        return [InstanceRecord(**{f: r[f] for f in fields}) for r in rows]
+        return [_instance(r) for r in rows]
 
     def mark_spool_removed(self, sop_instance_uids: Sequence[str], now: float) -> None:
         """Record that retention removed these instances' spooled files."""

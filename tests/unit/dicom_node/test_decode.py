@@ -71,7 +71,7 @@ def test_ybr_full_422_jpeg_decodes_to_rgb(photo: np.ndarray, tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("pi", ["YBR_FULL_422", "YBR_FULL"])
-def test_jpeg_baseline_by_pillow_equals_gdcm(photo: np.ndarray, pi: str, caplog) -> None:
+def test_jpeg_baseline_by_pillow_equals_gdcm(photo: np.ndarray, pi: str) -> None:
     """The Pillow-first path gives python-gdcm's pixels, and falls back when Pillow fails."""
     from pydicom.pixels.utils import pixel_array
 
