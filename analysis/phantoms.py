@@ -3,7 +3,7 @@
 A phantom is rendered in apparent optical density (OD = -log10 reflectance), the model the
 measures invert: ``OD = shading + melanin * MEL + haemoglobin * HB`` per sRGB channel, with
 chromophore spectra deliberately a little different from the ones the measures assume
-(``analysis.measures.filters.MELANIN_OD`` / ``HAEMOGLOBIN_OD``), so the tests do not merely
+(``analysis.measures.chromophores.MELANIN_OD`` / ``HAEMOGLOBIN_OD``), so the tests do not merely
 invert their own forward model. Onto a skin-coloured background with smooth shading,
 optional band-limited texture and sensor noise go: brown spots (melanin disks), pores
 (small neutral dark disks), lines (neutral valleys of Gaussian cross-section: thin "fine"

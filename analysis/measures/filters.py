@@ -1,4 +1,4 @@
-"""Image filters and region helpers shared by the concern measures.
+"""Smoothing and Hessian filters shared by the concern measures.
 
 Every filter is written in PyTorch on ``(H, W)`` or ``(B, H, W)`` float32 tensors and runs on
 the tensor's device (CPU or CUDA) with the same arithmetic, so results agree to float
@@ -21,16 +21,18 @@ Methods
 * Ridge/valley strength is Frangi et al. (1998) vesselness with the structure term in
   absolute units (``c`` given in the image's units, not relative to the image maximum), so a
   threshold means the same contrast on every photo.
-* Thinning is Zhang & Suen (1984); skeleton length counts 4-neighbour links as 1 and
-  diagonal links not already bridged by a 4-path as sqrt(2) (Freeman chain-code length).
+
+The other shared helpers live beside this module, one job each: :mod:`.blobs` (multi-scale
+blob detection), :mod:`.binary` (connected components, hysteresis, thinning, skeleton
+length), :mod:`.chromophores` (optical-density unmixing) and :mod:`.regions` (per-region
+iteration and the measurement builder).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -38,37 +40,18 @@ import numpy.typing as npt
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from analysis.keys import key_info
-from analysis.measures.base import SkinImage
-from analysis.types import Measurement
-
 __all__ = [
-    "Blobs",
-    "RegionInfo",
-    "blob_detect",
-    "components",
-    "disk_mask",
     "frangi_valley",
     "gaussian_blur",
     "hessian",
-    "hysteresis",
+    "hessian_eigenvalues",
     "inner_mask",
     "masked_blur",
     "max_filter",
-    "measurement",
-    "optical_density",
-    "region_fraction",
-    "region_items",
-    "region_mean",
-    "scale_series",
-    "skeleton_length_map",
-    "thin",
-    "unmix_chromophores",
 ]
 
 logger = logging.getLogger(__name__)
 
-BoolArray = npt.NDArray[np.bool_]
 _TRUNCATE = 3.0
 #: Use OpenCV for CPU blurs (tests switch it off to compare with the PyTorch path).
 _USE_OPENCV = True
@@ -317,7 +300,7 @@ def hessian(x: torch.Tensor, sigma: float) -> tuple[torch.Tensor, torch.Tensor, 
     return lxx, lxy, lyy
 
 
-def _eig(
+def hessian_eigenvalues(
     lxx: torch.Tensor, lxy: torch.Tensor, lyy: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Eigenvalues (large, small) by value of the symmetric 2x2 Hessian."""
@@ -376,380 +359,3 @@ def frangi_valley(
     if best_v is None or best_i is None:
         raise ValueError("sigmas must not be empty")
     return best_v, best_i
-
-
-# --------------------------------------------------------------------------- blobs
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Blobs:
-    """Detected blobs (NumPy, CPU): centre row/column, diameter in px, response."""
-
-    rows: npt.NDArray[np.int64]
-    cols: npt.NDArray[np.int64]
-    diameter_px: npt.NDArray[np.float64]
-    response: npt.NDArray[np.float64]
-
-    def __len__(self) -> int:
-        return int(self.rows.size)
-
-
-def blob_detect(
-    x: torch.Tensor,
-    sigmas: Sequence[float],
-    threshold: float,
-    mask: torch.Tensor,
-    *,
-    dark: bool = True,
-    min_ratio: float = 0.35,
-    diameter_per_sigma: float = 2.0 * math.sqrt(2.0),
-) -> Blobs:
-    """Multi-scale scale-normalised Laplacian-of-Gaussian blob detection (Lindeberg 1998).
-
-    Parameters
-    ----------
-    x
-        (H, W) image.
-    sigmas
-        Increasing, geometrically spaced scales in px (at least two); a guard scale is
-        added at each end so that a blob's scale must peak inside the range.
-    threshold
-        Minimum normalised response ``sigma^2 * |Laplacian|`` (image units; a Gaussian blob
-        of depth A responds A/2).
-    mask
-        (H, W) bool: blob centres must lie in it.
-    dark
-        Detect dark blobs (minima) rather than bright ones.
-    min_ratio
-        Minimum ratio of the smaller to the larger Hessian eigenvalue at the blob's scale:
-        rejects line segments and edges (a round blob has 1).
-    diameter_per_sigma
-        Diameter of the blob per selected scale (``2 sqrt 2`` for a uniform disk).
-    """
-    sign = 1.0 if dark else -1.0
-    sigmas = list(sigmas)
-    if len(sigmas) < 2:
-        raise ValueError("sigmas must hold at least two scales")
-    step = sigmas[1] / sigmas[0]
-    f = 1
-    while sigmas[0] / step / (2 * f) >= 1.0:
-        f *= 2
-    if f > 1:
-        # large blobs: search on an area-decimated image, then map back to full resolution
-        h, w = x.shape[-2:]
-        ph, pw = (-h) % f, (-w) % f
-        xl = F.avg_pool2d(F.pad(x[None, None], (0, pw, 0, ph), mode="replicate"), f)[0, 0]
-        ml = F.avg_pool2d(F.pad(mask[None, None].float(), (0, pw, 0, ph)), f)[0, 0] > 0.5
-        low = blob_detect(
-            xl,
-            [s / f for s in sigmas],
-            threshold,
-            ml,
-            dark=dark,
-            min_ratio=min_ratio,
-            diameter_per_sigma=diameter_per_sigma,
-        )
-        return Blobs(
-            rows=np.minimum(low.rows * f + f // 2, h - 1),
-            cols=np.minimum(low.cols * f + f // 2, w - 1),
-            diameter_px=low.diameter_px * f,
-            response=low.response,
-        )
-    # one guard scale at each end: a blob must peak strictly inside the searched range
-    ext = [sigmas[0] / step, *sigmas, sigmas[-1] * step]
-    resp = []
-    hxx, hxy, hyy = [], [], []
-    for s in ext:
-        lxx, lxy, lyy = hessian(x, s)
-        # the sum of the eigenvalues is the trace: the scale-normalised Laplacian
-        resp.append(sign * (lxx + lyy))
-        hxx.append(lxx)
-        hxy.append(lxy)
-        hyy.append(lyy)
-    r = torch.stack(resp)  # (S, H, W)
-    # local maximum over 3x3 in space and the neighbouring scales
-    pooled = max_filter(r, 3)
-    across = pooled.clone()
-    across[1:] = torch.maximum(across[1:], pooled[:-1])
-    across[:-1] = torch.maximum(across[:-1], pooled[1:])
-    peak = (r >= across) & (r >= threshold) & mask.unsqueeze(0)
-    peak[0] = False
-    peak[-1] = False
-    idx = torch.nonzero(peak)
-    if idx.numel() > 0:
-        # roundness only where it matters: the eigenvalue ratio at the candidate peaks
-        si, ri, ci = idx[:, 0], idx[:, 1], idx[:, 2]
-        gxx = torch.stack(hxx)[si, ri, ci]
-        gxy = torch.stack(hxy)[si, ri, ci]
-        gyy = torch.stack(hyy)[si, ri, ci]
-        big, small = _eig(sign * gxx, sign * gxy, sign * gyy)
-        idx = idx[small / big.clamp(min=1e-6) >= min_ratio]
-    if idx.numel() == 0:
-        e = np.zeros(0, dtype=np.int64)
-        return Blobs(e, e.copy(), np.zeros(0), np.zeros(0))
-    si, ri, ci = idx[:, 0], idx[:, 1], idx[:, 2]
-    val = r[si, ri, ci]
-    # keep one scale per pixel (the strongest)
-    order = torch.argsort(val, descending=True)
-    si, ri, ci, val = si[order], ri[order], ci[order], val[order]
-    flat = (ri * x.shape[-1] + ci).cpu().numpy()
-    _, first = np.unique(flat, return_index=True)
-    keep = torch.from_numpy(np.sort(first)).to(idx.device)
-    si, ri, ci, val = si[keep], ri[keep], ci[keep], val[keep]
-    # parabolic refinement of the scale in log-sigma
-    log_s = torch.log(torch.tensor(ext, dtype=torch.float32, device=x.device))
-    n = len(ext)
-    lo = (si - 1).clamp(min=0)
-    hi = (si + 1).clamp(max=n - 1)
-    r0, rm, rp = r[si, ri, ci], r[lo, ri, ci], r[hi, ri, ci]
-    denom = rm - 2 * r0 + rp
-    inner = (si > 0) & (si < n - 1) & (denom < -1e-6)
-    off = torch.where(inner, 0.5 * (rm - rp) / torch.where(inner, denom, -1.0), 0.0)
-    half_step = (log_s[hi] - log_s[lo]) / 2
-    sig = torch.exp(log_s[si] + off.clamp(-0.5, 0.5) * half_step)
-    return Blobs(
-        rows=ri.cpu().numpy().astype(np.int64),
-        cols=ci.cpu().numpy().astype(np.int64),
-        diameter_px=(sig * diameter_per_sigma).cpu().numpy().astype(np.float64),
-        response=val.cpu().numpy().astype(np.float64),
-    )
-
-
-def scale_series(lo: float, hi: float, step: float = 1.3) -> list[float]:
-    """Geometric scales from *lo* to *hi* px with a ratio of about *step* (at least two)."""
-    if not 0 < lo <= hi:
-        raise ValueError(f"need 0 < lo <= hi, got lo={lo!r}, hi={hi!r}")
-    n = max(2, math.ceil(math.log(max(hi / lo, 1.0)) / math.log(step)) + 1)
-    if hi / lo < step:
-        hi = lo * step
-    return [lo * (hi / lo) ** (i / (n - 1)) for i in range(n)]
-
-
-def disk_mask(shape: tuple[int, int], blobs: Blobs) -> BoolArray:
-    """Draw the blobs as filled disks into an (H, W) bool mask."""
-    canvas = np.zeros(shape, dtype=np.uint8)
-    for r, c, d in zip(blobs.rows, blobs.cols, blobs.diameter_px, strict=True):
-        cv2.circle(canvas, (int(c), int(r)), max(1, round(d / 2)), 1, thickness=-1)
-    return canvas.astype(bool)
-
-
-# --------------------------------------------------------------------------- binary tools
-
-
-def components(
-    mask: BoolArray,
-) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32], npt.NDArray[np.float64]]:
-    """8-connected components: (labels, stats, centroids) of ``cv2.connectedComponentsWithStats``.
-
-    Label 0 is the background; ``stats[:, cv2.CC_STAT_AREA]`` holds the areas.
-    """
-    n, labels, stats, cents = cv2.connectedComponentsWithStats(
-        mask.astype(np.uint8), connectivity=8, ltype=cv2.CV_32S
-    )
-    logger.debug("components: %d", n - 1)
-    return (
-        np.asarray(labels, dtype=np.int32),
-        np.asarray(stats, dtype=np.int32),
-        np.asarray(cents, dtype=np.float64),
-    )
-
-
-def hysteresis(weak: BoolArray, strong: BoolArray) -> BoolArray:
-    """Keep the 8-connected components of *weak* that contain a *strong* pixel."""
-    labels, _, _ = components(weak | strong)
-    keep = np.zeros(labels.max() + 1, dtype=bool)
-    keep[np.unique(labels[strong])] = True
-    keep[0] = False
-    return np.asarray(keep[labels], dtype=bool)
-
-
-# neighbour offsets P2..P9: N, NE, E, SE, S, SW, W, NW
-_NB = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))
-
-
-def _zs_luts() -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """Zhang-Suen deletion tables indexed by the 8-neighbour code P2..P9 (bits 0..7)."""
-    lut1 = np.zeros(256, dtype=bool)
-    lut2 = np.zeros(256, dtype=bool)
-    for code in range(256):
-        p = [(code >> i) & 1 for i in range(8)]  # P2, P3, ..., P9
-        b = sum(p)
-        a = sum(1 for i in range(8) if p[i] == 0 and p[(i + 1) % 8] == 1)
-        if not (2 <= b <= 6 and a == 1):
-            continue
-        p2, _, p4, _, p6, _, p8, _ = p
-        lut1[code] = p2 * p4 * p6 == 0 and p4 * p6 * p8 == 0
-        lut2[code] = p2 * p4 * p8 == 0 and p2 * p6 * p8 == 0
-    return lut1, lut2
-
-
-def _corner_lut() -> npt.NDArray[np.bool_]:
-    """Removable skeleton pixels: >= 2 neighbours that stay 8-connected without the pixel."""
-    lut = np.zeros(256, dtype=bool)
-    for code in range(256):
-        pts = [_NB[i] for i in range(8) if (code >> i) & 1]
-        if len(pts) < 2:
-            continue
-        seen = {pts[0]}
-        stack = [pts[0]]
-        while stack:
-            y, x = stack.pop()
-            for q in pts:
-                if q not in seen and max(abs(q[0] - y), abs(q[1] - x)) == 1:
-                    seen.add(q)
-                    stack.append(q)
-        lut[code] = len(seen) == len(pts)
-    return lut
-
-
-_LUT1, _LUT2 = _zs_luts()
-_LUT_CORNER = _corner_lut()
-
-
-def _codes(
-    img: npt.NDArray[np.uint8], ys: npt.NDArray[np.intp], xs: npt.NDArray[np.intp]
-) -> npt.NDArray[np.int64]:
-    code = np.zeros(ys.size, dtype=np.int64)
-    for bit, (dy, dx) in enumerate(_NB):
-        code |= img[ys + dy, xs + dx].astype(np.int64) << bit
-    return code
-
-
-def thin(mask: BoolArray, max_iter: int = 100) -> BoolArray:
-    """Zhang-Suen (1984) thinning of an (H, W) bool mask to a one-pixel skeleton.
-
-    Staircase corners that Zhang-Suen leaves (a pixel whose neighbours stay 8-connected
-    without it) are then removed in two checkerboard passes, so that the skeleton is
-    8-minimal and its chain-code length is not inflated.
-    """
-    img = np.pad(mask.astype(np.uint8), 1)
-    for _ in range(max_iter):
-        changed = False
-        for lut in (_LUT1, _LUT2):
-            ys, xs = np.nonzero(img)
-            if ys.size == 0:
-                break
-            delete = lut[_codes(img, ys, xs)]
-            if delete.any():
-                img[ys[delete], xs[delete]] = 0
-                changed = True
-        if not changed:
-            break
-    for parity in (0, 1):
-        ys, xs = np.nonzero(img)
-        sel = (ys + xs) % 2 == parity
-        ys, xs = ys[sel], xs[sel]
-        delete = _LUT_CORNER[_codes(img, ys, xs)]
-        img[ys[delete], xs[delete]] = 0
-    return img[1:-1, 1:-1].astype(bool)
-
-
-_KULPA_EVEN = 0.948
-_KULPA_ODD = 1.343
-
-
-def skeleton_length_map(skel: BoolArray) -> npt.NDArray[np.float32]:
-    """Length carried by each skeleton pixel, in px (the map sums to the skeleton length).
-
-    Chain-code length with Kulpa's (1977) unbiased weights: 4-neighbour links count 0.948
-    and diagonal links 1.343 (unless a 4-path already joins the two pixels); each link is
-    shared half and half by its two pixels. An isolated pixel counts 1. The error on a
-    straight line is within about 5 % at any angle.
-    """
-    s = np.pad(skel.astype(np.float32), 1)
-    c = s[1:-1, 1:-1]
-    length = np.zeros_like(c)
-    e, w = s[1:-1, 2:], s[1:-1, :-2]
-    so, n = s[2:, 1:-1], s[:-2, 1:-1]
-    length += 0.5 * _KULPA_EVEN * c * (e + w + so + n)
-    for dy, dx in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
-        diag = s[1 + dy : s.shape[0] - 1 + dy, 1 + dx : s.shape[1] - 1 + dx]
-        via_y = s[1 + dy : s.shape[0] - 1 + dy, 1:-1]
-        via_x = s[1:-1, 1 + dx : s.shape[1] - 1 + dx]
-        bridged = np.maximum(via_y, via_x)
-        length += 0.5 * _KULPA_ODD * c * diag * (1 - bridged)
-    length = np.where((c > 0) & (length == 0), 1.0, length)
-    return length.astype(np.float32)
-
-
-# --------------------------------------------------------------------------- colour
-
-
-#: Optical-density spectra (R, G, B) of the chromophores in camera sRGB channels.
-#: Melanin ~ lambda^-3.3 at 610/540/465 nm, normalised to 1 in red (Diffey-scaled MI);
-#: oxy-haemoglobin normalised so that green - red = 1 (Dawson-scaled EI).
-MELANIN_OD = (1.0, 1.5, 2.4)
-HAEMOGLOBIN_OD = (0.1, 1.1, 0.65)
-
-
-def optical_density(rgb_linear: torch.Tensor) -> torch.Tensor:
-    """Apparent optical density ``-log10(reflectance)`` of (3, H, W) linear RGB."""
-    return -torch.log10(rgb_linear.clamp(min=1e-3))
-
-
-def unmix_chromophores(
-    rgb_linear: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Split optical density into shading, melanin and haemoglobin (Tsumura et al. 2003).
-
-    ``OD = s (1, 1, 1) + m MELANIN_OD + h HAEMOGLOBIN_OD`` is solved per pixel; the grey
-    term ``s`` absorbs shading and exposure, so ``m`` and ``h`` do not change when the
-    light gets brighter or darker.
-
-    Returns
-    -------
-    (shading, melanin, haemoglobin)
-        (H, W) tensors in optical-density units.
-    """
-    od = optical_density(rgb_linear)
-    basis = torch.tensor(
-        [(1.0, 1.0, 1.0), MELANIN_OD, HAEMOGLOBIN_OD], dtype=torch.float64
-    ).T  # columns: grey, melanin, haemoglobin
-    inv = torch.linalg.inv(basis).to(device=od.device, dtype=torch.float32)
-    coef = torch.einsum("ij,jhw->ihw", inv, od)
-    return coef[0], coef[1], coef[2]
-
-
-# --------------------------------------------------------------------------- regions
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class RegionInfo:
-    """A region's mask on the device and on the CPU, and its area in px."""
-
-    name: str
-    mask: torch.Tensor
-    mask_np: BoolArray
-    area_px: int
-
-
-def region_items(img: SkinImage) -> Iterator[RegionInfo]:
-    """Yield the regions of *img* that hold at least one pixel."""
-    for name, m in img.regions.items():
-        mask_np = m.detach().cpu().numpy().astype(bool)
-        area = int(mask_np.sum())
-        if area > 0:
-            yield RegionInfo(name, m.to(torch.bool), mask_np, area)
-
-
-def region_mean(x: torch.Tensor, mask: torch.Tensor) -> float:
-    """Mean of *x* over *mask* (0.0 for an empty mask)."""
-    n = int(mask.sum().item())
-    if n == 0:
-        return 0.0
-    return float((x * mask).sum().item()) / n
-
-
-def region_fraction(feature: BoolArray, region: BoolArray) -> float:
-    """Percentage of *region* covered by *feature*."""
-    area = int(region.sum())
-    if area == 0:
-        return 0.0
-    return 100.0 * float(np.count_nonzero(feature & region)) / area
-
-
-def measurement(key: str, region: str, value: float, img: SkinImage) -> Measurement:
-    """Build a :class:`Measurement` in the key's unit (its pixel unit without spacing)."""
-    info = key_info(key)
-    unit = info.unit_px if (img.spacing_mm is None and info.unit_px) else info.unit
-    return Measurement(key, region, float(value), unit)

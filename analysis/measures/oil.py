@@ -25,14 +25,9 @@ import numpy as np
 import torch
 
 from analysis.measures.base import ConcernOutput, SkinImage
-from analysis.measures.filters import (
-    components,
-    hysteresis,
-    masked_blur,
-    measurement,
-    region_fraction,
-    region_items,
-)
+from analysis.measures.binary import components, hysteresis
+from analysis.measures.filters import masked_blur
+from analysis.measures.regions import measurement, region_fraction, region_items
 from analysis.types import FeatureMap, MapKind, Measurement
 
 __all__ = ["T_ZONE", "U_ZONE", "measure", "shine_mask"]

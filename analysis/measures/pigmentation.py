@@ -33,17 +33,10 @@ import numpy as np
 import torch
 
 from analysis.measures.base import ConcernOutput, SkinImage
-from analysis.measures.filters import (
-    components,
-    gaussian_blur,
-    hysteresis,
-    inner_mask,
-    masked_blur,
-    measurement,
-    region_fraction,
-    region_items,
-    unmix_chromophores,
-)
+from analysis.measures.binary import components, hysteresis
+from analysis.measures.chromophores import unmix_chromophores
+from analysis.measures.filters import gaussian_blur, inner_mask, masked_blur
+from analysis.measures.regions import measurement, region_fraction, region_items
 from analysis.types import FeatureMap, MapKind, Measurement
 
 __all__ = ["measure", "melanin_index_map", "spot_mask"]

@@ -26,15 +26,9 @@ import numpy as np
 import torch
 
 from analysis.measures.base import ConcernOutput, SkinImage
-from analysis.measures.filters import (
-    Blobs,
-    blob_detect,
-    disk_mask,
-    max_filter,
-    measurement,
-    region_items,
-    scale_series,
-)
+from analysis.measures.blobs import Blobs, blob_detect, disk_mask, scale_series
+from analysis.measures.filters import max_filter
+from analysis.measures.regions import measurement, region_items
 from analysis.types import FeatureMap, MapKind, Measurement
 
 __all__ = ["detect_pores", "measure"]

@@ -3,7 +3,7 @@
 Methods (see ``docs/methods/measures.md``)
 ------------------------------------------
 * **Erythema index**: the haemoglobin term of the per-pixel optical-density unmixing
-  (Tsumura et al. 2003; see :func:`analysis.measures.filters.unmix_chromophores`), scaled so
+  (Tsumura et al. 2003; see :func:`analysis.measures.chromophores.unmix_chromophores`), scaled so
   that it equals Dawson's ``EI = 100 [log10(1/R_green) - log10(1/R_red)]`` (Dawson et al.
   1980) for pure haemoglobin, with shading and melanin removed. The region value is the mean.
 * **Red area %**: pixels whose erythema index, smoothed at 0.5 mm, exceeds the robust skin
@@ -23,17 +23,10 @@ import numpy as np
 import torch
 
 from analysis.measures.base import ConcernOutput, SkinImage
-from analysis.measures.filters import (
-    blob_detect,
-    disk_mask,
-    inner_mask,
-    masked_blur,
-    measurement,
-    region_fraction,
-    region_items,
-    scale_series,
-    unmix_chromophores,
-)
+from analysis.measures.blobs import blob_detect, disk_mask, scale_series
+from analysis.measures.chromophores import unmix_chromophores
+from analysis.measures.filters import inner_mask, masked_blur
+from analysis.measures.regions import measurement, region_fraction, region_items
 from analysis.types import FeatureMap, MapKind, Measurement
 
 __all__ = ["erythema_index_map", "measure"]

@@ -25,7 +25,8 @@ import logging
 import torch
 
 from analysis.measures.base import ConcernOutput, SkinImage
-from analysis.measures.filters import masked_blur, measurement, region_items
+from analysis.measures.filters import masked_blur
+from analysis.measures.regions import measurement, region_items
 from analysis.types import Measurement
 
 __all__ = ["band_pass", "measure"]

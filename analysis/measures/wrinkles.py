@@ -28,17 +28,9 @@ import numpy as np
 import torch
 
 from analysis.measures.base import ConcernOutput, SkinImage
-from analysis.measures.filters import (
-    components,
-    frangi_valley,
-    hysteresis,
-    inner_mask,
-    measurement,
-    region_fraction,
-    region_items,
-    skeleton_length_map,
-    thin,
-)
+from analysis.measures.binary import components, hysteresis, skeleton_length_map, thin
+from analysis.measures.filters import frangi_valley, inner_mask
+from analysis.measures.regions import measurement, region_fraction, region_items
 from analysis.types import FeatureMap, MapKind, Measurement
 
 __all__ = ["LineSet", "detect_lines", "measure"]

@@ -9,19 +9,17 @@ import numpy as np
 import pytest
 import torch
 
-from analysis.measures import filters
+from analysis.measures import chromophores, filters
+from analysis.measures.binary import skeleton_length_map, thin
+from analysis.measures.blobs import blob_detect, scale_series
+from analysis.measures.chromophores import unmix_chromophores
 from analysis.measures.filters import (
-    blob_detect,
     frangi_valley,
     gaussian_blur,
     hessian,
     inner_mask,
     masked_blur,
     max_filter,
-    scale_series,
-    skeleton_length_map,
-    thin,
-    unmix_chromophores,
 )
 
 
@@ -113,7 +111,7 @@ def test_unmixing_is_invariant_to_exposure_and_separates_chromophores():
     _, m2, h2 = unmix_chromophores(rgb * 0.7)  # darker light / shading
     assert torch.allclose(m1, m2, atol=1e-5)
     assert torch.allclose(h1, h2, atol=1e-5)
-    mel = torch.tensor(filters.MELANIN_OD).view(3, 1, 1)
+    mel = torch.tensor(chromophores.MELANIN_OD).view(3, 1, 1)
     _, m3, h3 = unmix_chromophores(rgb * 10 ** (-0.1 * mel))  # add 0.1 OD of melanin
     assert float((m3 - m1).mean()) == pytest.approx(0.1, abs=1e-4)
     assert float((h3 - h1).abs().max()) < 1e-4
