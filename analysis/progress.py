@@ -68,6 +68,25 @@ class ChangeLabel(StrEnum):
     STABLE = "stable"  # |delta| <= MDC: within measurement noise
     NO_MDC = "no_mdc"  # the key has no measured MDC: no verdict
 
+    @property
+    def text(self) -> str:
+        """The short wording, for table cells and chart labels (``no MDC``)."""
+        return _LABEL_WORDING[self][0]
+
+    @property
+    def meaning(self) -> str:
+        """The full wording: the meaning of the SR code and the ORU CE text."""
+        return _LABEL_WORDING[self][1]
+
+
+#: The one place the verdicts are worded (the PDF, the SR codes and the ORU read it here).
+_LABEL_WORDING: dict[ChangeLabel, tuple[str, str]] = {
+    ChangeLabel.IMPROVED: ("improved", "Improved"),
+    ChangeLabel.WORSENED: ("worsened", "Worsened"),
+    ChangeLabel.STABLE: ("stable", "Stable (within minimum detectable change)"),
+    ChangeLabel.NO_MDC: ("no MDC", "No verdict (no minimum detectable change known)"),
+}
+
 
 class MeasurementLike(Protocol):
     """Anything with ``key``, ``region`` and ``value``, e.g. :class:`analysis.types.Measurement`."""

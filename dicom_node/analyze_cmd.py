@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from analysis.errors import DermNodeError, InputRejected
 from analysis.types import AnalysisResult, ImageDescription, ImageResult, MapKind, View
+from dicom_node import setup
 
 __all__ = ["LoadedInput", "analyze_command", "load_inputs", "render_overlay"]
 
@@ -180,6 +181,7 @@ def analyze_command(
     device: str = "auto",
 ) -> int:
     """Run ``dermnode analyze``; returns the exit status (0 ok, 2 bad input, 1 failure)."""
+    setup.apply()
     try:
         if view is not None:
             View(view)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydicom import config as pydicom_config
 from pynetdicom import _config as pynetdicom_config
+from reportlab import rl_config
 
 __all__ = ["apply"]
 
@@ -15,8 +16,12 @@ def apply() -> None:
     - pydicom: reading validation off; it logs and warns with element *values* (patient
       names) when it meets an invalid value, and DermNode reads untrusted data sets.
       ``pydicom.config.debugging`` must never be switched on for the same reason.
+    - reportlab: image streams in the PDF reports stay binary (Flate/JPEG) instead of ASCII85
+      text; the encoder is pure Python and cost ~0.7 s per drawn photo; a PDF carries binary
+      streams by design (ISO 32000).
     """
     pynetdicom_config.LOG_REQUEST_IDENTIFIERS = False
     pynetdicom_config.LOG_RESPONSE_IDENTIFIERS = False
     pynetdicom_config.LOG_HANDLER_LEVEL = "none"
     pydicom_config.settings.reading_validation_mode = pydicom_config.IGNORE
+    rl_config.useA85 = 0

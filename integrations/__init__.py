@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from integrations.pacs_export import SendResult, send_files
     from integrations.priors import fetch_pacs_priors, read_visit_values
     from integrations.progress_view import PriorView
-    from integrations.report_pdf import encapsulated_pdf, render_report
+    from integrations.report import encapsulated_pdf, render_report
     from integrations.study import StudyInfo
     from integrations.uids import OutputUids, derive_uid, tracking_uid
 
@@ -67,8 +67,8 @@ _WHERE = {
     "build_sr": "integrations.dicom_sr",
     "SendResult": "integrations.pacs_export",
     "send_files": "integrations.pacs_export",
-    "encapsulated_pdf": "integrations.report_pdf",
-    "render_report": "integrations.report_pdf",
+    "encapsulated_pdf": "integrations.report",
+    "render_report": "integrations.report",
     "StudyInfo": "integrations.study",
     "write_outputs": "integrations.outputs",
 }

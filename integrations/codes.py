@@ -22,6 +22,7 @@ from highdicom.coding_schemes import CodingSchemeIdentificationItem
 from highdicom.sr import CodedConcept
 
 from analysis.keys import CONCERNS, KEYS, key_info
+from analysis.progress import ChangeLabel
 
 __all__ = [
     "CHANGE_LABEL_CODES",
@@ -206,10 +207,13 @@ CONCEPT_LABEL_BASELINE = drmn("CHG-BASE-LBL", "Change since baseline visit verdi
 
 #: analysis.progress.ChangeLabel value -> 99DRMN concept of the verdict.
 CHANGE_LABEL_CODES: dict[str, CodedConcept] = {
-    "improved": drmn("CHG-IMPROVED", "Improved"),
-    "worsened": drmn("CHG-WORSENED", "Worsened"),
-    "stable": drmn("CHG-STABLE", "Stable (within minimum detectable change)"),
-    "no_mdc": drmn("CHG-NOMDC", "No verdict (no minimum detectable change known)"),
+    label.value: drmn(code, label.meaning)
+    for label, code in (
+        (ChangeLabel.IMPROVED, "CHG-IMPROVED"),
+        (ChangeLabel.WORSENED, "CHG-WORSENED"),
+        (ChangeLabel.STABLE, "CHG-STABLE"),
+        (ChangeLabel.NO_MDC, "CHG-NOMDC"),
+    )
 }
 _PROGRESS = (
     CONCEPT_COMPARED,

@@ -34,7 +34,7 @@ from integrations.dicom_common import Equipment, pair_sources
 from integrations.dicom_seg import SegOutput, build_segmentations, use_safe_rle_encoder
 from integrations.dicom_sr import build_sr
 from integrations.progress_view import PriorView
-from integrations.report_pdf import encapsulated_pdf, render_report
+from integrations.report import encapsulated_pdf, render_report
 from integrations.secondary_capture import build_secondary_capture
 from integrations.study import StudyInfo
 from integrations.uids import OutputUids

@@ -22,7 +22,7 @@ from integrations.dicom_common import (
     copy_patient_study,
 )
 from integrations.errors import EncodingError
-from integrations.report_pdf import overlay_image
+from integrations.report.overlays import overlay_image
 from integrations.uids import OutputUids
 
 __all__ = ["build_secondary_capture"]

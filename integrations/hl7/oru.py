@@ -51,7 +51,7 @@ from hl7apy.core import Component, Message
 from hl7apy.exceptions import HL7apyException, ValidationError
 
 from analysis.keys import CONCERNS, key_info
-from analysis.progress import Change, Comparison
+from analysis.progress import Change, ChangeLabel, Comparison
 from analysis.types import AnalysisResult, ImageResult, Region
 from config.settings import Hl7EndpointSettings
 from integrations.errors import EncodingError
@@ -101,13 +101,6 @@ _PREV_STUDY_CODE = ("progress.previous_study", "Previous visit Study Instance UI
 _PREV_DATE_CODE = ("progress.previous_date", "Previous visit date", CODING_SCHEME)
 _BASE_STUDY_CODE = ("progress.baseline_study", "Baseline visit Study Instance UID", CODING_SCHEME)
 _BASE_DATE_CODE = ("progress.baseline_date", "Baseline visit date", CODING_SCHEME)
-#: Change verdict (analysis.progress.ChangeLabel) -> CE text.
-_LABEL_TEXT = {
-    "improved": "Improved",
-    "worsened": "Worsened",
-    "stable": "Stable (within minimum detectable change)",
-    "no_mdc": "No verdict (no minimum detectable change known)",
-}
 _SCORE_UNIT = ("{score}", "score", "UCUM")
 _SCORE_RANGE = "0-100"
 #: The aggregate regions whose raw values go into the ORU (zones stay in the SR).
@@ -420,7 +413,10 @@ def _image_rows(number: int, image: ImageResult, method: tuple[str, str, str]) -
 
 
 def _label_row(code: tuple[str, str, str], label: str, sub_id: str) -> _Obx:
-    text = _LABEL_TEXT.get(label, label)
+    try:
+        text = ChangeLabel(label).meaning
+    except ValueError:
+        text = label
     value = ((_text(label), "ST"), (_text(text), "ST"), (CODING_SCHEME, "ID"))
     return _Obx("CE", code, value, sub_id)
 

@@ -10,7 +10,7 @@ from pydicom import dcmread
 
 from integrations.dicom_common import Equipment
 from integrations.outputs import write_outputs
-from integrations.report_pdf import (
+from integrations.report import (
     DISCLAIMER,
     encapsulated_pdf,
     format_person_name,
