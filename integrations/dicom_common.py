@@ -30,6 +30,7 @@ __all__ = [
     "character_set",
     "copy_patient_study",
     "pair_sources",
+    "set_series_date_time",
     "with_type2_defaults",
 ]
 
@@ -39,7 +40,14 @@ EQUIPMENT_MANUFACTURER = "DermNode project"
 DEVICE_SERIAL = "dermnode"
 
 #: Series Number per output type.
-SERIES_NUMBERS: dict[str, int] = {"sr": 9001, "seg": 9002, "pdf": 9003, "sc": 9004}
+SERIES_NUMBERS: dict[str, int] = {
+    "sr": 9001,
+    "seg": 9002,
+    "pdf": 9003,
+    "sc": 9004,
+    "seg-fractional": 9005,
+    "seg-levels": 9006,
+}
 
 #: Patient (C.7.1.1), General Study (C.7.2.1) and Patient Study (C.7.2.2) attributes copied
 #: from the source. Type 2 attributes missing in the source are written empty.
@@ -126,6 +134,24 @@ def copy_patient_study(dst: Dataset, src: Dataset) -> None:
             dst[keyword] = copy.deepcopy(src[keyword])
         elif type2:
             setattr(dst, keyword, "")
+
+
+def set_series_date_time(ds: Dataset) -> None:
+    """Series Date and Time (General Series, Type 3) = when the object was made.
+
+    Viewers group and sort series by them (OHIF's study browser lists a series without a
+    Series Date under "?"). The object's Content Date/Time, else its Instance Creation
+    Date/Time, is used, so all dates of one object agree.
+    """
+    for date_kw, time_kw in (
+        ("ContentDate", "ContentTime"),
+        ("InstanceCreationDate", "InstanceCreationTime"),
+    ):
+        if ds.get(date_kw):
+            ds.SeriesDate = ds[date_kw].value
+            if ds.get(time_kw):
+                ds.SeriesTime = ds[time_kw].value
+            return
 
 
 #: Type 2 attributes of the Patient, General Study and General Series modules that highdicom

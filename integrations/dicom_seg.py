@@ -1,18 +1,26 @@
 """Segmentation objects (PS3.3 A.51) for the zones and feature maps of one photo.
 
-Per source photo DermNode writes
+Per source photo DermNode writes, **each in a series of its own** (OHIF and other viewers
+offer one Segmentation per series: the last instance; PS3.3 C.7.3 leaves the grouping to us):
 
 - one **BINARY** Segmentation with a segment per zone (``forehead`` ... ``face``) and per
-  binary feature map (spots, wrinkles, pores ...), bit-packed (1 bit per pixel), and
+  binary feature map (spots, wrinkles, pores ...), bit-packed (1 bit per pixel), content
+  label ``ZONES``;
 - when the photo has continuous maps (melanin, erythema), one **FRACTIONAL** Segmentation
-  (type OCCUPANCY, 0-255, RLE Lossless), because a Segmentation instance holds one
-  Segmentation Type only (PS3.3 C.8.20.2).
+  (type OCCUPANCY, 0-255, RLE Lossless), content label ``MAPS``, for tools that read the
+  intensities, because a Segmentation instance holds one Segmentation Type only (PS3.3
+  C.8.20.2); and
+- beside it one **BINARY** Segmentation with the levels of those maps (``melanin >= 50%``,
+  ``melanin >= 75%`` ...; :data:`MAP_LEVELS`), content label ``LEVELS``: OHIF 3.x does not
+  draw FRACTIONAL segmentations at all, so this is what a viewer shows of the continuous maps.
 
 Never LABELMAP: Orthanc 1.10 and the Debian dciodvfy reject it.
 
-Both are built by :class:`highdicom.seg.Segmentation` on the source VL Photographic Image.
+All are built by :class:`highdicom.seg.Segmentation` on the source VL Photographic Image.
 Such a photo has no Frame of Reference, so highdicom aligns the single frame pixel for pixel
-with the source (no plane positions or pixel measures are written). Segments are coded: zones
+with the source and writes no plane position. DermNode adds the Shared Functional Groups
+that viewers read (Pixel Measures with the photo's spacing or the flagged estimate, Plane
+Orientation of the pixel grid; :func:`_add_shared_geometry`). Segments are coded: zones
 with their SNOMED CT site from CID 4029 under category "Anatomical structure" (laterality as
 Segmented Property Type Modifier), features with ``99DRMN`` types; each carries the Segment
 Algorithm Identification, the algorithm's one-line description in Segment Description, and a
@@ -34,7 +42,7 @@ from pydicom.pixels.encoders.base import get_encoder
 from pydicom.sr.codedict import codes
 from pydicom.uid import ExplicitVRLittleEndian, RLELossless
 
-from analysis.types import FeatureMap, ImageResult, MapKind, ZoneMask
+from analysis.types import FeatureMap, ImageResult, MapKind, SpacingSource, ZoneMask
 from integrations.codes import (
     CONCEPT_FEATURE_CATEGORY,
     CONCEPT_MAP_CATEGORY,
@@ -44,18 +52,26 @@ from integrations.codes import (
     feature_code,
     zone_site,
 )
-from integrations.dicom_common import SERIES_NUMBERS, Equipment, apply_character_set
+from integrations.dicom_common import (
+    SERIES_NUMBERS,
+    Equipment,
+    apply_character_set,
+    set_series_date_time,
+)
 from integrations.errors import EncodingError
 from integrations.uids import OutputUids, derive_uid, tracking_uid
 
 __all__ = [
+    "MAP_LEVELS",
     "use_safe_rle_encoder",
     "SEGMENT_COLOURS",
     "SegOutput",
     "SegmentRef",
     "build_segmentations",
     "segment_colour",
+    "level_name",
     "tracking_ids",
+    "view_label",
 ]
 
 logger = logging.getLogger(__name__)
@@ -274,6 +290,117 @@ def _fix_single_frame_references(seg: Dataset) -> None:
                 del inst.ReferencedFrameNumber
 
 
+#: Thresholds of the BINARY level segments made from each continuous map (see module doc).
+MAP_LEVELS: tuple[float, ...] = (0.5, 0.75)
+
+_LEVEL_COLOURS: dict[tuple[str, float], tuple[int, int, int]] = {
+    ("melanin", 0.5): (200, 150, 100),
+    ("melanin", 0.75): (110, 60, 30),
+    ("erythema", 0.5): (255, 150, 170),
+    ("erythema", 0.75): (220, 20, 60),
+}
+
+_VIEW_LABELS = {"frontal": "front", "left": "left", "right": "right"}
+
+
+def view_label(view: str) -> str:
+    """Short view name for Series Descriptions (``front``, ``left``, ``close-up`` ...)."""
+    return _VIEW_LABELS.get(view, view)
+
+
+def level_name(level: float) -> str:
+    """``50`` for 0.5: the level as a whole percentage (segment labels, keys)."""
+    return f"{round(level * 100):d}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Placement:
+    """Where one Segmentation goes: its UID role, source photo, series offset and spacing."""
+
+    uids: OutputUids
+    role: str
+    source_uid: str
+    photo_index: int
+    spacing_mm: float
+
+
+def _pixel_spacing(image: ImageResult) -> tuple[float, str]:
+    """Pixel spacing for the Pixel Measures macro, and the note for Content Description.
+
+    The photo's own Pixel Spacing is written as is; an estimate (inter-pupillary distance)
+    is written and flagged "spacing estimated"; without either, 1 mm stands for one pixel
+    and the description says "spacing unknown". A viewer needs some value to lay the
+    frame out; the flag tells a reader whether a ruler on it means anything.
+    """
+    spacing = image.spacing
+    if spacing.value is None or spacing.source is SpacingSource.UNKNOWN:
+        return 1.0, " (spacing unknown)"
+    if spacing.source is SpacingSource.ESTIMATED:
+        return float(spacing.value), " (spacing estimated)"
+    return float(spacing.value), ""
+
+
+def _add_shared_geometry(seg: Dataset, spacing_mm: float) -> None:
+    """Shared Functional Groups: Pixel Measures and Plane Orientation (Patient).
+
+    highdicom writes neither for a source without a Frame of Reference (a VL Photographic
+    Image), which PS3.3 A.51.5.1 allows (both are Type C, required only with a Frame of
+    Reference, "may be present otherwise"). Viewers that read a SEG as a frame stack need
+    them: OHIF 3.13.2's segmentation loader (cornerstone adapters ``Segmentation_4X``)
+    destructures ``SharedFunctionalGroupsSequence[0].PixelMeasuresSequence`` and takes
+    each frame's orientation from ``PlaneOrientationSequence``. The orientation written is
+    the image plane itself (rows left to right, columns top to bottom): a photo has no
+    patient coordinate system, so this states only the pixel grid, which is what the
+    viewer uses it for.
+    """
+    shared = seg.SharedFunctionalGroupsSequence[0]
+    measures = Dataset()
+    measures.PixelSpacing = [_ds(spacing_mm), _ds(spacing_mm)]
+    measures.SliceThickness = _ds(spacing_mm)
+    shared.PixelMeasuresSequence = [measures]
+    orientation = Dataset()
+    orientation.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    shared.PlaneOrientationSequence = [orientation]
+
+
+def _ds(value: float) -> str:
+    """A Decimal String of at most 16 characters."""
+    text = f"{value:.10g}"
+    return text[:16]
+
+
+def _level_description(
+    number: int,
+    fmap: FeatureMap,
+    level: float,
+    source: Dataset,
+    view: str,
+    algorithm_name: str,
+    algorithm_version: str,
+) -> hd.seg.SegmentDescription:
+    pct = level_name(level)
+    tracking_id, tuid = tracking_ids(source, view, f"level:{fmap.name}:{pct}")
+    colour = _LEVEL_COLOURS.get((fmap.name, level), segment_colour(fmap.name))
+    desc = hd.seg.SegmentDescription(
+        segment_number=number,
+        segment_label=f"{fmap.name} >= {pct}%"[:64],
+        segmented_property_category=CONCEPT_MAP_CATEGORY,
+        segmented_property_type=feature_code(fmap.name),
+        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+        algorithm_identification=_algorithm(
+            algorithm_name,
+            algorithm_version,
+            codes.cid7162.MultispectralProcessing,
+            f"{fmap.algorithm}, thresholded at {level:g}",
+        ),
+        tracking_uid=tuid,
+        tracking_id=tracking_id,
+        display_color=_lab(colour),
+    )
+    desc.SegmentDescription = f"{fmap.family}: {fmap.name} map at or above {level:g} of 1"[:64]
+    return desc
+
+
 def use_safe_rle_encoder() -> None:
     """Never encode RLE Lossless with python-gdcm; pylibjpeg-rle is then the first choice.
 
@@ -295,7 +422,8 @@ def build_segmentations(
     uids: OutputUids,
     equipment: Equipment,
     *,
-    instance_number: int,
+    instance_number: int = 1,
+    photo_index: int = 0,
 ) -> list[SegOutput]:
     """Build the Segmentation objects of one photo.
 
@@ -310,12 +438,17 @@ def build_segmentations(
     equipment
         Manufacturer, model (algorithm name) and software version.
     instance_number
-        Instance Number of the (first) Segmentation; the fractional one gets the next.
+        Instance Number of each Segmentation in its own series (1 by default).
+    photo_index
+        0-based position of the photo in the study's results: it offsets the Series Numbers
+        (zones 9002, maps 9005, levels 9006, plus 10 per photo) so every photo's objects sit
+        in series of their own.
 
     Returns
     -------
     list[SegOutput]
-        Zero (nothing to segment, e.g. an unusable photo), one or two objects.
+        Zero (nothing to segment, e.g. an unusable photo) to three objects: BINARY zones and
+        findings, FRACTIONAL intensity maps, BINARY levels of those maps.
 
     Raises
     ------
@@ -341,17 +474,17 @@ def build_segmentations(
     outputs: list[SegOutput] = []
     common: dict[str, Any] = {
         "source_images": [source],
-        "series_instance_uid": uids.series("seg"),
-        "series_number": SERIES_NUMBERS["seg"],
         "manufacturer": equipment.manufacturer,
         "manufacturer_model_name": equipment.model_name,
         "software_versions": equipment.software_version,
         "device_serial_number": equipment.device_serial_number,
         "omit_empty_frames": True,
         "specific_character_set": None,  # set afterwards: highdicom refuses "" as a value
-        "series_description": "DermNode maps",
         "content_creator_name": None,
+        "instance_number": instance_number,
     }
+    spacing, spacing_note = _pixel_spacing(image)
+    label = view_label(view)
     if zones or binary_maps:
         descs: list[hd.seg.SegmentDescription] = []
         planes: list[np.ndarray] = []
@@ -380,11 +513,11 @@ def build_segmentations(
                 descs,
                 keys,
                 hd.seg.SegmentationTypeValues.BINARY,
-                uids.instance("seg", sop_uid),
-                instance_number,
+                _Placement(uids, "seg", sop_uid, photo_index, spacing),
                 common,
                 content_label="ZONES",
-                description=f"DermNode zones and features, {view}",
+                description=f"Zones and findings, {view}{spacing_note}",
+                series_description=f"DermNode zones + findings ({label})",
                 transfer_syntax=ExplicitVRLittleEndian,
             )
         )
@@ -402,14 +535,50 @@ def build_segmentations(
                 descs,
                 [f"map:{m.name}" for m in fractional_maps],
                 hd.seg.SegmentationTypeValues.FRACTIONAL,
-                uids.instance("seg-fractional", sop_uid),
-                instance_number + len(outputs),
+                _Placement(uids, "seg-fractional", sop_uid, photo_index, spacing),
                 common,
                 content_label="MAPS",
-                description=f"DermNode intensity maps, {view}",
+                description=f"Intensity maps 0-1, {view}{spacing_note}",
+                series_description=f"DermNode intensity maps ({label})",
                 transfer_syntax=RLELossless,
             )
         )
+        level_descs: list[hd.seg.SegmentDescription] = []
+        level_planes: list[np.ndarray] = []
+        level_keys: list[str] = []
+        for fmap in fractional_maps:
+            for level in MAP_LEVELS:
+                plane = np.asarray(fmap.data) >= level
+                if not plane.any():
+                    continue
+                level_descs.append(
+                    _level_description(
+                        len(level_descs) + 1,
+                        fmap,
+                        level,
+                        source,
+                        view,
+                        equipment.model_name,
+                        equipment.software_version,
+                    )
+                )
+                level_planes.append(plane)
+                level_keys.append(f"level:{fmap.name}:{level_name(level)}")
+        if level_planes:
+            outputs.append(
+                _make(
+                    np.stack(level_planes, axis=-1)[np.newaxis],
+                    level_descs,
+                    level_keys,
+                    hd.seg.SegmentationTypeValues.BINARY,
+                    _Placement(uids, "seg-levels", sop_uid, photo_index, spacing),
+                    common,
+                    content_label="LEVELS",
+                    description=f"Intensity map levels, {view}{spacing_note}",
+                    series_description=f"DermNode map levels ({label})",
+                    transfer_syntax=ExplicitVRLittleEndian,
+                )
+            )
     logger.debug("built %d segmentation(s) for one photo", len(outputs))
     return outputs
 
@@ -419,22 +588,25 @@ def _make(
     descs: list[hd.seg.SegmentDescription],
     keys: list[str],
     seg_type: hd.seg.SegmentationTypeValues,
-    sop_instance_uid: str,
-    instance_number: int,
+    place: _Placement,
     common: dict[str, Any],
     *,
     content_label: str,
     description: str,
+    series_description: str,
     transfer_syntax: str,
 ) -> SegOutput:
     kwargs = dict(common)
+    sop_instance_uid = place.uids.instance(place.role, place.source_uid)
     try:
         seg = hd.seg.Segmentation(
             pixel_array=pixels,
             segmentation_type=seg_type,
             segment_descriptions=descs,
             sop_instance_uid=sop_instance_uid,
-            instance_number=instance_number,
+            series_instance_uid=place.uids.series(f"{place.role}/{place.source_uid}"),
+            series_number=SERIES_NUMBERS[place.role] + 10 * place.photo_index,
+            series_description=series_description[:64],
             fractional_type=hd.seg.SegmentationFractionalTypeValues.OCCUPANCY,
             max_fractional_value=255,
             content_label=content_label,
@@ -444,6 +616,8 @@ def _make(
         )
     except (ValueError, TypeError) as exc:
         raise EncodingError(f"segmentation could not be built: {exc}") from exc
+    _add_shared_geometry(seg, place.spacing_mm)
+    set_series_date_time(seg)
     _fix_single_frame_references(seg)
     # highdicom draws a random Dimension Organization UID; derive it so the object is the
     # same on every retry.

@@ -20,6 +20,12 @@ Document structure (one document for all photos of a study)::
          │    Finding Site: SNOMED CT from CID 4029 (+ laterality / topographical modifier)
          │    Referenced Segmentation Frame -> the zone's segment in that photo's SEG
          │    NUM items: one per key measured in the zone, 99DRMN concept, UCUM unit
+         ├─ after each group, its outline group (TID 1410, same Tracking Identifier/UID):
+         │    SCOORD "Image Region" = closed POLYLINE of the zone on the source photo
+         │    (SELECTED FROM the photo); the photo's border where there is no mask.
+         │    TID 1410 takes one region per group (Image Region XOR Referenced Segment),
+         │    so the outline is a second group of the same tracked finding; viewers that
+         │    draw SR regions (OHIF merges groups by Tracking UID) show it with the values.
          └─ per photo one image-level group ("face" or "skin") that also holds
               the concern scores, the quality verdict as qualitative evaluations
               (usable yes/no, face found, each warning / failure with its text) and
@@ -59,7 +65,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import highdicom as hd
+import numpy as np
+import numpy.typing as npt
 from highdicom.sr import CodedConcept
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
@@ -103,12 +112,23 @@ from integrations.codes import (
     ucum,
     zone_site,
 )
-from integrations.dicom_common import SERIES_NUMBERS, Equipment, apply_character_set
+from integrations.dicom_common import (
+    SERIES_NUMBERS,
+    Equipment,
+    apply_character_set,
+    set_series_date_time,
+)
 from integrations.dicom_seg import SegmentRef, SegOutput, tracking_ids
 from integrations.errors import EncodingError
 from integrations.uids import OutputUids, derive_uid
 
-__all__ = ["COMPREHENSIVE_3D_SR", "build_sr", "image_level_region", "region_order"]
+__all__ = [
+    "COMPREHENSIVE_3D_SR",
+    "build_sr",
+    "image_level_region",
+    "region_order",
+    "zone_outline",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -381,6 +401,92 @@ def _group(
     return hd.sr.MeasurementsAndQualitativeEvaluations(**kwargs)
 
 
+#: Most vertices of one zone outline; more are simplified away (a viewer draws them all).
+MAX_OUTLINE_POINTS = 64
+
+
+def zone_outline(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.float32] | None:
+    """The closed outline of a zone mask as SCOORD ``POLYLINE`` graphic data.
+
+    The largest outer contour (``cv2.findContours``), simplified with Douglas-Peucker
+    (``cv2.approxPolyDP``, tolerance 0.2 % of the perimeter, raised until at most
+    :data:`MAX_OUTLINE_POINTS` vertices remain), in image pixel coordinates (column, row)
+    of the pixel centres: PS3.3 C.18.6.1.2 puts (0, 0) at the top left corner of the top
+    left pixel, so 0.5 is added. The first point is repeated at the end, which makes the
+    polyline closed (PS3.3 C.18.6.1.1). None for an empty mask or one without area.
+    """
+    m = np.ascontiguousarray(mask, dtype=np.uint8)
+    if not m.any():
+        return None
+    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    contour = max(contours, key=cv2.contourArea)
+    perimeter = cv2.arcLength(contour, True)
+    epsilon = max(0.002 * perimeter, 0.5)
+    simple = cv2.approxPolyDP(contour, epsilon, True)
+    while len(simple) > MAX_OUTLINE_POINTS:
+        epsilon *= 1.5
+        simple = cv2.approxPolyDP(contour, epsilon, True)
+    if len(simple) < 3:
+        return None
+    points = simple.reshape(-1, 2).astype(np.float32) + np.float32(0.5)
+    return np.vstack([points, points[:1]])
+
+
+def _frame_outline(rows: int, columns: int) -> npt.NDArray[np.float32]:
+    """The border of the whole photo as a closed polyline (pixel-edge coordinates)."""
+    return np.array([[0, 0], [columns, 0], [columns, rows], [0, rows], [0, 0]], dtype=np.float32)
+
+
+def _region_group(
+    ctx: _Ctx, region: str, *, top: bool
+) -> hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations:
+    """The image region of a tracked zone: a TID 1410 group with the zone outline.
+
+    It carries the same Tracking Identifier and Tracking UID as the zone's measurement
+    group, which keeps its reference to the SEG segment (TID 1410 allows one region
+    representation per group, Row 7 XOR Row 9). A viewer that draws regions, not SEG
+    segments (OHIF 3.13.2 merges the groups of one Tracking UID and draws their SCOORD with
+    the NUM values), shows the zone outline on the photo. A region without a mask (or the
+    image-level region of a photo without one) is outlined by the photo's border.
+    """
+    image = ctx.image
+    view = str(image.description.view)
+    identifier, tuid = tracking_ids(ctx.source, view, region)
+    site = zone_site(region)
+    finding_sites = (
+        [
+            hd.sr.FindingSite(
+                site.site, laterality=site.laterality, topographical_modifier=site.modifier
+            )
+        ]
+        if site is not None
+        else None
+    )
+    masks = {z.region: z.mask for z in image.zones}
+    outline = zone_outline(masks[region]) if region in masks else None
+    if outline is None:
+        outline = _frame_outline(int(ctx.source.Rows), int(ctx.source.Columns))
+    finding_type = CONCEPT_FINDING_QUALITY if top and not image.quality.usable else None
+    try:
+        return hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
+            tracking_identifier=hd.sr.TrackingIdentifier(uid=tuid, identifier=identifier),
+            referenced_region=hd.sr.ImageRegion(
+                graphic_type=hd.sr.GraphicTypeValues.POLYLINE,
+                graphic_data=outline,
+                source_image=hd.sr.SourceImageForRegion(
+                    str(ctx.source.SOPClassUID), str(ctx.source.SOPInstanceUID)
+                ),
+            ),
+            finding_type=finding_type or CONCEPT_FINDING_ZONE,
+            algorithm_id=ctx.algorithm,
+            finding_sites=finding_sites,
+        )
+    except ValueError as exc:
+        raise EncodingError(f"outline of {region}: {exc}") from exc
+
+
 def _fix_segment_references(items: Sequence[Dataset]) -> None:
     """Keep only Referenced Segment Number in IMAGE references to a Segmentation.
 
@@ -467,7 +573,9 @@ def build_sr(
         ctx = _Ctx(image, source, refs, algorithm, comparison)
         regions = region_order(image)
         for region in regions:
-            groups.append(_group(ctx, region, top=region == regions[-1]))
+            top = region == regions[-1]
+            groups.append(_group(ctx, region, top=top))
+            groups.append(_region_group(ctx, region, top=top))
     sources = [s for _, s in pairs]
     try:
         report = hd.sr.MeasurementReport(
@@ -500,6 +608,7 @@ def build_sr(
     except (ValueError, TypeError, AttributeError) as exc:
         raise EncodingError(f"sr could not be built: {exc}") from exc
     apply_character_set(sr, sources[0])
+    set_series_date_time(sr)
     _fix_segment_references(sr.ContentSequence)
     logger.debug("built SR with %d measurement groups", len(groups))
     return sr

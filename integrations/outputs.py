@@ -5,6 +5,7 @@ Files (DESIGN.md §5 ``outputs``)::
     sr.dcm            TID 1500 Comprehensive 3D SR of all photos with a DICOM source
     seg-N.dcm         BINARY Segmentation of photo N (zones + binary feature maps)
     seg-N-maps.dcm    FRACTIONAL Segmentation of photo N (continuous maps), if any
+    seg-N-levels.dcm  BINARY Segmentation of the levels of those maps (what viewers show)
     sc-N.dcm          Secondary Capture of photo N with the maps burned in (optional)
     report.pdf        the PDF report (always, also for ordinary PNG/JPEG inputs)
     report.dcm        the same PDF as Encapsulated PDF Storage
@@ -30,7 +31,7 @@ from pydicom.dataset import Dataset
 
 from analysis.progress import Comparison
 from analysis.types import AnalysisResult
-from integrations.dicom_common import Equipment, pair_sources
+from integrations.dicom_common import Equipment, pair_sources, set_series_date_time
 from integrations.dicom_seg import SegOutput, build_segmentations, use_safe_rle_encoder
 from integrations.dicom_sr import build_sr
 from integrations.progress_view import PriorView
@@ -42,6 +43,10 @@ from integrations.uids import OutputUids
 __all__ = ["decode_photo", "write_outputs"]
 
 logger = logging.getLogger(__name__)
+
+
+#: File name suffix per Segmentation content label (``seg-N.dcm``, ``seg-N-maps.dcm`` ...).
+_SEG_SUFFIX = {"ZONES": "", "MAPS": "-maps", "LEVELS": "-levels"}
 
 
 def decode_photo(ds: Dataset) -> npt.NDArray[np.uint8] | None:
@@ -161,21 +166,19 @@ def write_outputs(
         )
         segs: dict[str, list[SegOutput]] = {}
         # The photos' SEGs are independent: built on a few threads (highdicom's work is numpy
-        # array copies that release the GIL). Photo k's SEGs are Instance Numbers 2k+1, 2k+2.
+        # array copies that release the GIL). Each SEG is instance 1 of a series of its own.
         use_safe_rle_encoder()  # once, before the threads (it changes pydicom's plugins)
         workers = max(1, min(len(dicom_pairs), os.cpu_count() or 1))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="seg") as pool:
             futures = [
-                pool.submit(
-                    build_segmentations, image, ds, uids, equipment, instance_number=2 * k + 1
-                )
+                pool.submit(build_segmentations, image, ds, uids, equipment, photo_index=k)
                 for k, (_, image, ds) in enumerate(dicom_pairs)
             ]
             built_all = [f.result() for f in futures]
         for (index, image, ds), built in zip(dicom_pairs, built_all, strict=True):
             segs[str(ds.SOPInstanceUID)] = built
             for seg in built:
-                suffix = "" if seg.kind.value == "binary" else "-maps"
+                suffix = _SEG_SUFFIX.get(str(seg.dataset.get("ContentLabel", "")), "")
                 path = out_dir / f"seg-{index + 1}{suffix}.dcm"
                 _save(seg.dataset, path)
                 outputs["seg"].append(str(path))
@@ -206,6 +209,7 @@ def write_outputs(
     outputs["pdf"] = str(pdf_path)
     if dicom_pairs:
         doc = encapsulated_pdf(pdf, dicom_pairs[0][2], uids, equipment)
+        set_series_date_time(doc)
         doc_path = out_dir / "report.dcm"
         _save(doc, doc_path)
         outputs["report_dcm"] = str(doc_path)

@@ -20,6 +20,7 @@ from integrations.dicom_common import (
     Equipment,
     apply_character_set,
     copy_patient_study,
+    set_series_date_time,
 )
 from integrations.errors import EncodingError
 from integrations.report.overlays import overlay_image
@@ -93,4 +94,5 @@ def build_secondary_capture(
     # General Series Laterality is Type 2C (paired body parts): a face photo is unpaired or
     # both sides, which the empty value states.
     sc.Laterality = source.get("Laterality", "")
+    set_series_date_time(sc)
     return sc

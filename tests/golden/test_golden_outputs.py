@@ -93,6 +93,7 @@ def test_seg_golden(outputs: dict[str, object]) -> None:
     assert isinstance(segs, list)
     _compare("seg-1.txt", _file_dump(segs[0]))
     _compare("seg-1-maps.txt", _file_dump(segs[1]))
+    _compare("seg-1-levels.txt", _file_dump(segs[2]))
 
 
 def test_report_dcm_golden(outputs: dict[str, object]) -> None:

@@ -88,6 +88,10 @@ def test_dsrdump_prints_the_tree(outputs: dict[str, object]) -> None:
     assert 'NUM:(,,"Pore count")="62.0" ({count},UCUM,"count")' in tree
     assert '(NOT-ASSESSED,99DRMN,"Not assessed")' in tree
     assert '"Referenced Segmentation Frame")' in tree
+    # every tracked region (two groups: values + SEG reference, outline) has its outline
+    outlines = tree.count('SCOORD:(,,"Image Region")=(POLYLINE,')
+    assert outlines > 0 and 2 * outlines == tree.count('"Tracking Identifier")=')
+    assert '<selected from IMAGE:(,,"Source")=(VLp image,)>' in tree
 
 
 def test_dsrdump_prints_the_progress_content(outputs: dict[str, object]) -> None:

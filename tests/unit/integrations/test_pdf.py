@@ -127,11 +127,16 @@ def test_write_outputs_lists_every_file(tmp_path: Path) -> None:
         "report.dcm",
         "report.pdf",
         "sc-1.dcm",
+        "seg-1-levels.dcm",
         "seg-1-maps.dcm",
         "seg-1.dcm",
         "sr.dcm",
     ]
-    assert out["seg"] == [str(tmp_path / "seg-1.dcm"), str(tmp_path / "seg-1-maps.dcm")]
+    assert out["seg"] == [
+        str(tmp_path / "seg-1.dcm"),
+        str(tmp_path / "seg-1-maps.dcm"),
+        str(tmp_path / "seg-1-levels.dcm"),
+    ]
     assert out["sc"] == [str(tmp_path / "sc-1.dcm")]
     sc = dcmread(out["sc"][0])
     assert sc.BurnedInAnnotation == "YES" and sc.Rows == fakes.ROWS

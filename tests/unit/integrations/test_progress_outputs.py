@@ -96,7 +96,14 @@ def _groups(path: str) -> dict[str, Any]:
     report = hd.sr.srread(path).content
     groups = list(report.get_planar_roi_measurement_groups())
     groups += list(report.get_image_measurement_groups())
-    return {str(g.tracking_identifier): g for g in groups}
+    # each zone also has an outline group (same Tracking UID, an Image Region, no values)
+    return {str(g.tracking_identifier): g for g in groups if not _is_outline(g)}
+
+
+def _is_outline(group: Any) -> bool:
+    return getattr(group, "reference_type", None) == hd.sr.CodedConcept(
+        "111030", "DCM", "Image Region"
+    )
 
 
 def _props(item: Any) -> dict[str, Any]:

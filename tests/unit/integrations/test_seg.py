@@ -37,7 +37,8 @@ def built() -> tuple[ImageResult, Dataset, list[SegOutput]]:
 
 def test_binary_and_fractional_objects(built, tmp_path) -> None:  # type: ignore[no-untyped-def]
     _, _, outs = built
-    assert [o.dataset.SegmentationType for o in outs] == ["BINARY", "FRACTIONAL"]
+    assert [o.dataset.SegmentationType for o in outs] == ["BINARY", "FRACTIONAL", "BINARY"]
+    assert [o.dataset.ContentLabel for o in outs] == ["ZONES", "MAPS", "LEVELS"]
     binary = _roundtrip(outs[0].dataset, tmp_path)
     assert binary.BitsAllocated == 1  # bit-packed
     assert len(binary.PixelData) == 10 * fakes.ROWS * fakes.COLS // 8
@@ -70,6 +71,60 @@ def test_fractional_pixels_equal_the_maps(built, tmp_path) -> None:  # type: ign
         name = labels[int(item.SegmentIdentificationSequence[0].ReferencedSegmentNumber)]
         got = frames[i].astype(np.float32) / 255.0
         assert np.max(np.abs(got - maps[name])) <= 0.5 / 255 + 1e-6
+
+
+def test_each_segmentation_in_a_series_of_its_own(built) -> None:  # type: ignore[no-untyped-def]
+    _, _, outs = built
+    series = [str(o.dataset.SeriesInstanceUID) for o in outs]
+    assert len(set(series)) == 3
+    assert [int(o.dataset.SeriesNumber) for o in outs] == [9002, 9005, 9006]
+    assert all(int(o.dataset.InstanceNumber) == 1 for o in outs)
+    assert all(o.dataset.SeriesDate == o.dataset.ContentDate for o in outs)
+    assert [o.dataset.SeriesDescription for o in outs] == [
+        "DermNode zones + findings (front)",
+        "DermNode intensity maps (front)",
+        "DermNode map levels (front)",
+    ]
+    # a second photo gets its own series, numbered 10 further on
+    image = fakes.image_result(1)
+    src = fakes.source_dataset(1)
+    uids = OutputUids.of([fakes.source_uid(0), src.SOPInstanceUID], "dermnode", "0.1.0")
+    eq = Equipment("DermNode project", "dermnode", "0.1.0")
+    second = build_segmentations(image, src, uids, eq, photo_index=1)
+    assert int(second[0].dataset.SeriesNumber) == 9012
+    assert not {str(o.dataset.SeriesInstanceUID) for o in second} & set(series)
+
+
+def test_shared_geometry_for_viewers(built) -> None:  # type: ignore[no-untyped-def]
+    image, _, outs = built
+    for out in outs:
+        shared = out.dataset.SharedFunctionalGroupsSequence[0]
+        spacing = [float(v) for v in shared.PixelMeasuresSequence[0].PixelSpacing]
+        assert spacing == [image.spacing.value, image.spacing.value] == [0.25, 0.25]
+        orientation = shared.PlaneOrientationSequence[0].ImageOrientationPatient
+        assert [float(v) for v in orientation] == [1, 0, 0, 0, 1, 0]
+        # the fake's spacing is an estimate: the description says so
+        assert out.dataset.ContentDescription.endswith("(spacing estimated)")
+
+
+def test_levels_of_the_continuous_maps(built, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    image, _, outs = built
+    seg = _roundtrip(outs[2].dataset, tmp_path)
+    labels = {int(s.SegmentNumber): str(s.SegmentLabel) for s in seg.SegmentSequence}
+    maps = {m.name: m.data for m in image.maps}
+    expected = [
+        f"{name} >= {pct}%"
+        for name in ("melanin", "erythema")
+        for pct, level in (("50", 0.5), ("75", 0.75))
+        if (maps[name] >= level).any()
+    ]
+    assert sorted(labels.values()) == sorted(expected) and expected
+    frames = seg.pixel_array
+    for i, item in enumerate(seg.PerFrameFunctionalGroupsSequence):
+        label = labels[int(item.SegmentIdentificationSequence[0].ReferencedSegmentNumber)]
+        name, pct = label.split(" >= ")
+        truth = maps[name] >= int(pct.rstrip("%")) / 100
+        assert np.array_equal(frames[i].astype(bool), truth)
 
 
 def test_segment_coding(built) -> None:  # type: ignore[no-untyped-def]

@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import cv2
 import highdicom as hd
+import numpy as np
 import pytest
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from analysis.types import AnalysisResult
-from integrations.dicom_sr import build_sr
+from integrations.dicom_sr import MAX_OUTLINE_POINTS, build_sr, zone_outline
 from integrations.errors import EncodingError
 from integrations.outputs import write_outputs
 from integrations.uids import OutputUids, tracking_uid
@@ -41,7 +43,14 @@ def report(written: tuple[AnalysisResult, dict[str, Any]]) -> hd.sr.MeasurementR
 def _groups(report: hd.sr.MeasurementReport) -> dict[str, Any]:
     groups = list(report.get_planar_roi_measurement_groups())
     groups += list(report.get_image_measurement_groups())
-    return {str(g.tracking_identifier): g for g in groups}
+    # each zone also has an outline group (same Tracking UID, an Image Region, no values)
+    return {str(g.tracking_identifier): g for g in groups if not _is_outline(g)}
+
+
+def _is_outline(group: Any) -> bool:
+    return getattr(group, "reference_type", None) == hd.sr.CodedConcept(
+        "111030", "DCM", "Image Region"
+    )
 
 
 def test_every_zone_measurement_is_in_the_sr(report: hd.sr.MeasurementReport) -> None:
@@ -213,3 +222,54 @@ def test_no_source_is_an_encoding_error() -> None:
     result = fakes.analysis_result()
     with pytest.raises(EncodingError, match="no image"):
         build_sr(result, [], {}, OutputUids.of(["1.2.3"], "dermnode", "0.1.0"))
+
+
+def _outlines(report: hd.sr.MeasurementReport) -> dict[str, Any]:
+    groups = report.get_planar_roi_measurement_groups()
+    return {str(g.tracking_identifier): g for g in groups if _is_outline(g)}
+
+
+def test_every_tracked_region_has_an_outline_on_its_photo(
+    report: hd.sr.MeasurementReport,
+) -> None:
+    outlines = _outlines(report)
+    values = _groups(report)
+    # one outline group per measurement group, with the same Tracking UID and no values
+    assert set(outlines) == set(values)
+    for name, group in outlines.items():
+        assert group.tracking_uid == values[name].tracking_uid
+        assert list(group.get_measurements()) == []
+        region = group.roi
+        assert region is not None and region.graphic_type == hd.sr.GraphicTypeValues.POLYLINE
+        points = region.value
+        assert np.array_equal(points[0], points[-1]), f"{name}: polyline not closed"
+        src = region.ContentSequence[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID
+        view = name.split("/")[0]
+        assert src == fakes.source_uid(0 if view == "frontal" else 1)
+
+
+def test_outline_follows_the_zone_mask(report: hd.sr.MeasurementReport) -> None:
+    image = fakes.image_result(0)
+    masks = {z.region: z.mask for z in image.zones}
+    for zone in fakes.ZONE_SHAPES:
+        points = _outlines(report)[f"frontal/{zone}"].roi.value
+        assert 4 <= len(points) <= MAX_OUTLINE_POINTS + 1
+        drawn = np.zeros(masks[zone].shape, np.uint8)
+        cv2.fillPoly(drawn, [np.round(points - 0.5).astype(np.int32)], 1)
+        truth = masks[zone]
+        iou = (drawn.astype(bool) & truth).sum() / (drawn.astype(bool) | truth).sum()
+        assert iou > 0.9, f"{zone}: outline covers the mask with IoU {iou:.2f}"
+
+
+def test_zone_outline_of_a_square_and_of_nothing() -> None:
+    mask = np.zeros((20, 30), bool)
+    mask[5:10, 10:20] = True
+    points = zone_outline(mask)
+    assert points is not None
+    assert sorted({(float(x), float(y)) for x, y in points}) == [
+        (10.5, 5.5),
+        (10.5, 9.5),
+        (19.5, 5.5),
+        (19.5, 9.5),
+    ]
+    assert zone_outline(np.zeros((5, 5), bool)) is None
