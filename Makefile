@@ -6,7 +6,7 @@ CONSTRAINTS := .ci/constraints.txt
 STAMP := $(VENV)/.installed
 CONFIG ?= config/default.yaml
 
-.PHONY: install demo test lint typecheck pytest serve bench clean
+.PHONY: install demo test lint typecheck pytest serve bench clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# Recompile the patient report's message catalogues after editing a .po (commit both files).
+messages: $(STAMP)
+	$(BIN)/pybabel compile -d integrations/report/locale -D patient
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py

@@ -181,6 +181,8 @@ class DestinationSettings(_Section):
     tls: TlsSettings = TlsSettings()
     secondary_capture: bool = False
     max_attempts: int | None = Field(default=None, ge=1)
+    #: Language of the patient report sent here; None = ``report.language``.
+    patient_language: Literal["en", "ko"] | None = None
 
     @field_validator("ae_title", mode="before")
     @classmethod
@@ -248,6 +250,14 @@ class ProgressSettings(_Section):
     max_priors: int = Field(default=20, ge=1, le=500)
 
 
+class ReportSettings(_Section):
+    """The reports: the plain-language patient report beside the clinician's, and its language
+    (``en`` or ``ko``; a destination may override it with ``patient_language``)."""
+
+    patient_report: bool = True
+    language: Literal["en", "ko"] = "en"
+
+
 class AnalysisSettings(_Section):
     """The analysis workers."""
 
@@ -291,6 +301,7 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = DeliverySettings()
     analysis: AnalysisSettings = AnalysisSettings()
     progress: ProgressSettings = ProgressSettings()
+    report: ReportSettings = ReportSettings()
     retention: RetentionSettings = RetentionSettings()
     http: HttpSettings = HttpSettings()
     logging: LoggingSettings = LoggingSettings()

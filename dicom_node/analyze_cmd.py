@@ -154,7 +154,7 @@ def _safe_name(i: int, path: Path) -> str:
 
 
 def _write_outputs(
-    result: AnalysisResult, inputs: Sequence[LoadedInput], out_dir: Path
+    result: AnalysisResult, inputs: Sequence[LoadedInput], out_dir: Path, language: str = "en"
 ) -> dict[str, Any]:
     """Write overlays; return the ``outputs`` object of the JSON (paths as strings)."""
     from PIL import Image
@@ -169,7 +169,15 @@ def _write_outputs(
     from integrations.outputs import write_outputs
 
     photos = [inp.pixels if inp.pixels.dtype == np.uint8 else None for inp in inputs]
-    outputs.update(write_outputs(result, [i.dataset for i in inputs], out_dir, photos=photos))
+    outputs.update(
+        write_outputs(
+            result,
+            [i.dataset for i in inputs],
+            out_dir,
+            photos=photos,
+            patient_languages=(language,),
+        )
+    )
     return outputs
 
 
@@ -179,6 +187,7 @@ def analyze_command(
     view: str | None = None,
     spacing_mm: float | None = None,
     device: str = "auto",
+    language: str = "en",
 ) -> int:
     """Run ``dermnode analyze``; returns the exit status (0 ok, 2 bad input, 1 failure)."""
     setup.apply()
@@ -200,7 +209,7 @@ def analyze_command(
     outputs: dict[str, Any] = {}
     if out is not None:
         out_dir = Path(out)
-        outputs = _write_outputs(result, inputs, out_dir)
+        outputs = _write_outputs(result, inputs, out_dir, language)
         doc = result.to_json(outputs)
         (out_dir / "result.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result.to_json(outputs), indent=2))

@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--view", default=None, help="view for ordinary images (default frontal)")
     a.add_argument("--spacing-mm", type=float, default=None, help="pixel spacing for images")
     a.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    a.add_argument(
+        "--language",
+        default="en",
+        choices=["en", "ko"],
+        help="language of the patient report (patient-report.pdf)",
+    )
 
     d = sub.add_parser("demo", help="run the whole path on one machine on embedded defaults")
     d.add_argument("--out", default="demo-out", help="folder for the demo's outputs")
@@ -85,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 view=args.view,
                 spacing_mm=args.spacing_mm,
                 device=args.device,
+                language=args.language,
             )
         if args.command == "demo":
             from dicom_node.demo import demo_command

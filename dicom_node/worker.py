@@ -108,7 +108,9 @@ def _unusable(
 
 def _sop_instance_uids(outputs: dict[str, Any]) -> dict[str, str]:
     """SOP Instance UID of every DICOM output file, by path (one header read each)."""
+    patient = [entry["dcm"] for entry in outputs.get("patient", {}).values()]
     paths = [outputs["sr"], *outputs["seg"], outputs["report_dcm"], *outputs.get("sc", [])]
+    paths += patient
     return {p: str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID) for p in paths if p}
 
 
@@ -290,6 +292,7 @@ class AnalysisWorker:
             photos=photos,
             secondary_capture=want_sc,
             progress=progress if has_progress else None,
+            patient_languages=self._patient_languages(),
         )
         doc = result.to_json(outputs)
         for image_doc, prior in zip(doc["images"], progress, strict=True):
@@ -342,6 +345,16 @@ class AnalysisWorker:
         )
         return StudyOutcome(job_id, state, len(images), usable, queued, duration)
 
+    def _patient_languages(self) -> tuple[str, ...]:
+        """The site's patient-report language first, then those destinations override to."""
+        report = self.settings.report
+        if not report.patient_report:
+            return ()
+        wanted = [report.language] + [
+            d.patient_language for d in self.settings.destinations if d.patient_language
+        ]
+        return tuple(dict.fromkeys(wanted))
+
     def _enqueue(
         self,
         uids: dict[str, str],
@@ -357,9 +370,12 @@ class AnalysisWorker:
         dicom_files = [outputs["sr"], *outputs["seg"], outputs["report_dcm"]]
         dicom_files = [p for p in dicom_files if p]
         sc_files = list(outputs.get("sc", []))
+        patient = outputs.get("patient", {})
         n = 0
         for dest in self.settings.destinations:
-            for path in dicom_files + (sc_files if dest.secondary_capture else []):
+            mine = patient.get(dest.patient_language or self.settings.report.language, {})
+            extra = [mine["dcm"]] if mine.get("dcm") else []
+            for path in dicom_files + (sc_files if dest.secondary_capture else []) + extra:
                 self.store.enqueue(
                     OutboxKind.DICOM,
                     dest.name,

@@ -47,6 +47,7 @@ SERIES_NUMBERS: dict[str, int] = {
     "sc": 9004,
     "seg-fractional": 9005,
     "seg-levels": 9006,
+    "patient_pdf": 9007,
 }
 
 #: Patient (C.7.1.1), General Study (C.7.2.1) and Patient Study (C.7.2.2) attributes copied

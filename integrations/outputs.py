@@ -9,6 +9,9 @@ Files (DESIGN.md §5 ``outputs``)::
     sc-N.dcm          Secondary Capture of photo N with the maps burned in (optional)
     report.pdf        the PDF report (always, also for ordinary PNG/JPEG inputs)
     report.dcm        the same PDF as Encapsulated PDF Storage
+    patient-report.pdf  the plain-language patient report in the first requested language
+    patient-report.dcm  the same as Encapsulated PDF Storage (its own series, for the patient)
+    patient-report-LL.pdf / .dcm  the same in a further language LL, when asked for
 
 N is the 1-based position of the photo in the result. Photos without a DICOM source (an
 ordinary image file) get no DICOM objects; they still get their page in the PDF. Files are
@@ -35,7 +38,7 @@ from integrations.dicom_common import Equipment, pair_sources, set_series_date_t
 from integrations.dicom_seg import SegOutput, build_segmentations, use_safe_rle_encoder
 from integrations.dicom_sr import build_sr
 from integrations.progress_view import PriorView
-from integrations.report import encapsulated_pdf, render_report
+from integrations.report import encapsulated_pdf, render_patient_report, render_report
 from integrations.secondary_capture import build_secondary_capture
 from integrations.study import StudyInfo
 from integrations.uids import OutputUids
@@ -103,6 +106,7 @@ def write_outputs(
     photos: Sequence[npt.NDArray[np.uint8] | None] | None = None,
     secondary_capture: bool = False,
     progress: Sequence[PriorView | None] | None = None,
+    patient_languages: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Write SR, SEG, PDF and Encapsulated PDF of *result* into *out_dir*.
 
@@ -126,12 +130,17 @@ def write_outputs(
         earlier visits and the earlier photo of that view, or None. The SR then carries the
         changes and verdicts, and the PDF gets a "Since last visit" page per such photo.
         None (default) writes exactly the objects written without progress tracking.
+    patient_languages
+        The languages of the patient report (``en``, ``ko``), the first one written as
+        ``patient-report.pdf``; empty (default): no patient report.
 
     Returns
     -------
     dict
         ``{"sr": path | None, "seg": [paths], "pdf": path, "report_dcm": path | None}`` (and
-        ``"sc": [paths]`` when asked), the ``outputs`` object of the JSON result.
+        ``"sc": [paths]`` when asked), the ``outputs`` object of the JSON result; with a
+        patient report also ``"patient_pdf"``, ``"patient_dcm"`` (first language) and
+        ``"patient": {language: {"pdf": path, "dcm": path | None}}``.
 
     Raises
     ------
@@ -213,6 +222,22 @@ def write_outputs(
         doc_path = out_dir / "report.dcm"
         _save(doc, doc_path)
         outputs["report_dcm"] = str(doc_path)
+    for n, language in enumerate(dict.fromkeys(patient_languages)):
+        stem = "patient-report" if n == 0 else f"patient-report-{language}"
+        patient = render_patient_report(result, study, photos, progress=progress, language=language)
+        patient_path = out_dir / f"{stem}.pdf"
+        _save_bytes(patient, patient_path)
+        entry: dict[str, str | None] = {"pdf": str(patient_path), "dcm": None}
+        if dicom_pairs:
+            pdoc = encapsulated_pdf(
+                patient, dicom_pairs[0][2], uids, equipment, audience="patient", language=language
+            )
+            pdoc_path = out_dir / f"{stem}.dcm"
+            _save(pdoc, pdoc_path)
+            entry["dcm"] = str(pdoc_path)
+        outputs.setdefault("patient", {})[language] = entry
+        if n == 0:
+            outputs["patient_pdf"], outputs["patient_dcm"] = entry["pdf"], entry["dcm"]
     logger.info(
         "wrote outputs: %d DICOM photo(s), %d segmentation(s), sr=%s",
         len(dicom_pairs),

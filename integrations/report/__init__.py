@@ -17,6 +17,9 @@ Modules, each one job:
 - :mod:`~integrations.report.photo_page`, :mod:`~integrations.report.progress_pages`: the pages.
 - :mod:`~integrations.report.document`: :func:`render_report`, the whole PDF.
 - :mod:`~integrations.report.encapsulated`: :func:`encapsulated_pdf`, Encapsulated PDF Storage.
+- :mod:`~integrations.report.patient`: :func:`render_patient_report`, the plain-language
+  patient report (Korean or English), with :mod:`~integrations.report.messages` (the gettext
+  catalogues in ``locale/``) and :mod:`~integrations.report.charts` (matplotlib).
 
 The PDF is written with reportlab's *invariant* mode (fixed creation date and document ID), so
 the same result gives the same bytes. Binary image streams (instead of ASCII85) are a
@@ -28,6 +31,7 @@ from __future__ import annotations
 from integrations.report.document import render_report
 from integrations.report.encapsulated import ENCAPSULATED_PDF, encapsulated_pdf
 from integrations.report.overlays import overlay_image
+from integrations.report.patient import render_patient_report
 from integrations.report.texts import DISCLAIMER, MDC_NOTE, METHOD_LIMITS, format_person_name
 
 __all__ = [
@@ -38,5 +42,6 @@ __all__ = [
     "encapsulated_pdf",
     "format_person_name",
     "overlay_image",
+    "render_patient_report",
     "render_report",
 ]

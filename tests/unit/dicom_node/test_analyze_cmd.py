@@ -51,7 +51,9 @@ def test_images_and_dicom_analysed_together(
     dcm = tmp_path / "face.dcm"
     _dicom(dcm, astro)
     out = tmp_path / "out"
-    rc = main(["analyze", str(jpg), str(dcm), "--out", str(out), "--device", "cpu"])
+    rc = main(
+        ["analyze", str(jpg), str(dcm), "--out", str(out), "--device", "cpu", "--language", "ko"]
+    )
     assert rc == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["schema"] == "dermnode.analysis/1"
@@ -71,6 +73,10 @@ def test_images_and_dicom_analysed_together(
     assert outputs["seg"] and all(Path(s).is_file() for s in outputs["seg"])
     assert Path(outputs["pdf"]).read_bytes().startswith(b"%PDF")
     assert Path(outputs["report_dcm"]).is_file()
+    # --language ko: the patient report beside it, in Korean, with its own Encapsulated PDF
+    assert Path(outputs["patient_pdf"]).name == "patient-report.pdf"
+    assert Path(outputs["patient_dcm"]).name == "patient-report.dcm"
+    assert set(outputs["patient"]) == {"ko"}
     assert "PHI" not in json.dumps(doc)
 
 
