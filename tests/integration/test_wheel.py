@@ -57,6 +57,11 @@ def test_wheel_installs_and_imports_outside_the_repository(tmp_path: Path) -> No
         "assert 'site-packages' in str(sample_photo_path()) and sample_photo_path().is_file()\n"
         "assert pathlib.Path(config.__file__).with_name('examples').joinpath("
         "'hospital.yaml').is_file()\n"
+        "import analysis.models, importlib.resources as r\n"
+        "w = r.files('analysis.models').joinpath('weights', 'face_landmark.safetensors')\n"
+        "assert 'site-packages' in str(w) and w.is_file()\n"
+        "assert r.files('analysis.models').joinpath('NOTICE').is_file()\n"
+        "analysis.models.FaceModel('cpu')\n"
         "print('imported-ok')\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}

@@ -47,7 +47,8 @@ def faces(model: FaceModel) -> dict[str, FaceLandmarks | None]:
 
 def test_tf_same_pad_matches_tensorflow_rule() -> None:
     x = torch.ones(1, 1, 6, 6)
-    # 3x3 stride 2 on 6: total 1 -> (0 before, 1 after); stride 1: (1, 1); 5x5 stride 2 on 128: (1, 2).
+    # 3x3 stride 2 on 6: total 1 -> (0 before, 1 after); stride 1: (1, 1);
+    # 5x5 stride 2 on 128: (1, 2).
     assert TFSamePad(3, 2)(x).shape[-2:] == (7, 7)
     assert TFSamePad(3, 2)(x)[0, 0, 0, 0] == 1.0  # nothing added before
     assert TFSamePad(3, 2)(x)[0, 0, -1, -1] == 0.0
@@ -121,7 +122,8 @@ def test_landmarks_shapes_and_anatomy(faces: dict[str, FaceLandmarks | None]) ->
     assert face.keypoints.shape == (6, 2)
     mesh = face.mesh
     # Image-left eye corners (33, 133) lie left of the image-right ones (362, 263).
-    assert mesh[list(IMAGE_LEFT_EYE_CORNERS), 0].max() < mesh[list(IMAGE_RIGHT_EYE_CORNERS), 0].min()
+    left_x = mesh[list(IMAGE_LEFT_EYE_CORNERS), 0]
+    assert left_x.max() < mesh[list(IMAGE_RIGHT_EYE_CORNERS), 0].min()
     # Forehead (10) above the nose tip (1) above the upper lip (0) above the chin (152).
     assert mesh[10, 1] < mesh[1, 1] < mesh[0, 1] < mesh[152, 1]
     # The nose tip is nearer the camera (more negative z) than the face outline (234, 454).
