@@ -256,8 +256,8 @@ def write_weights(source: Path) -> dict[str, nn.Module]:
         state = {k: v.detach().contiguous() for k, v in module.state_dict().items()}
         # One metadata key only: safetensors writes metadata from a hash map, so several keys
         # would come out in a random order and the file's sha256 would change from run to run.
-        source = f"{spec.tflite} sha256={_sha256(raw[spec.tflite])}"
-        blob = save(state, metadata={"source": source})
+        origin = f"{spec.tflite} sha256={_sha256(raw[spec.tflite])}"
+        blob = save(state, metadata={"source": origin})
         out = WEIGHTS_DIR / f"{spec.name}.safetensors"
         out.write_bytes(blob)
         outputs[out.name] = _sha256(blob)
@@ -318,7 +318,7 @@ def golden_inputs(folder: Path) -> dict[str, np.ndarray]:
 
     with torch.inference_mode():
         tensors = [model._to_tensor(p, k) for k, p in enumerate(photos)]
-        cat = model._to_tensor(np.ascontiguousarray(skdata.chelsea()), 2)
+        cat = model._to_tensor(np.ascontiguousarray(skdata.chelsea()), 2)  # type: ignore[no-untyped-call]
         short = [u8(model._letterbox_short(t)) for t in [*tensors, cat]]
         full = [u8(model._letterbox_full(model._to_tensor(frame, 3)))]
         mesh_crops: list[np.ndarray] = []
