@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from analysis.errors import DermNodeError, InputRejected
+from analysis.treatment import TreatmentSupport
 from analysis.types import AnalysisResult, ImageDescription, ImageResult, MapKind, View
 from dicom_node import setup
 
@@ -153,8 +154,21 @@ def _safe_name(i: int, path: Path) -> str:
     return f"{i:02d}_{stem}_overlay.png"
 
 
+def _document(
+    result: AnalysisResult, outputs: dict[str, Any], support: TreatmentSupport | None
+) -> dict[str, Any]:
+    doc = result.to_json(outputs)
+    if support is not None:
+        doc["treatment_support"] = support.to_json()
+    return doc
+
+
 def _write_outputs(
-    result: AnalysisResult, inputs: Sequence[LoadedInput], out_dir: Path, language: str = "en"
+    result: AnalysisResult,
+    inputs: Sequence[LoadedInput],
+    out_dir: Path,
+    language: str = "en",
+    support: TreatmentSupport | None = None,
 ) -> dict[str, Any]:
     """Write overlays; return the ``outputs`` object of the JSON (paths as strings)."""
     from PIL import Image
@@ -176,6 +190,7 @@ def _write_outputs(
             out_dir,
             photos=photos,
             patient_languages=(language,),
+            treatment=support,
         )
     )
     return outputs
@@ -188,6 +203,7 @@ def analyze_command(
     spacing_mm: float | None = None,
     device: str = "auto",
     language: str = "en",
+    rules: str | None = None,
 ) -> int:
     """Run ``dermnode analyze``; returns the exit status (0 ok, 2 bad input, 1 failure)."""
     setup.apply()
@@ -195,6 +211,11 @@ def analyze_command(
         if view is not None:
             View(view)
         inputs = load_inputs(paths, view=view, spacing_mm=spacing_mm)
+        rule_set = None
+        if rules is not None:
+            from config.rules import load_rules
+
+            rule_set = load_rules(rules)
     except (InputRejected, ValueError) as exc:
         print(f"dermnode analyze: {exc}", file=sys.stderr)
         return 2
@@ -206,12 +227,17 @@ def analyze_command(
     except (DermNodeError, ValueError) as exc:
         print(f"dermnode analyze: analysis failed: {exc}", file=sys.stderr)
         return 1
+    support = None
+    if rule_set is not None:
+        from analysis.treatment import evaluate
+
+        support = evaluate(rule_set.to_rules(), result, rule_set=rule_set.name)
     outputs: dict[str, Any] = {}
     if out is not None:
         out_dir = Path(out)
-        outputs = _write_outputs(result, inputs, out_dir, language)
-        doc = result.to_json(outputs)
+        outputs = _write_outputs(result, inputs, out_dir, language, support)
+        doc = _document(result, outputs, support)
         (out_dir / "result.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result.to_json(outputs), indent=2))
+    print(json.dumps(_document(result, outputs, support), indent=2))
     logger.info("analysed %d image(s)", len(inputs))
     return 0

@@ -30,6 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     v = csub.add_parser("validate", help="validate a configuration file")
     v.add_argument("file")
 
+    r = sub.add_parser("rules", help="treatment-planning rules tools")
+    rsub = r.add_subparsers(dest="rules_command", required=True)
+    rc = rsub.add_parser("check", help="validate a clinic rules file (YAML)")
+    rc.add_argument("file")
+
     a = sub.add_parser("analyze", help="analyse DICOM files or images; print JSON")
     a.add_argument("paths", nargs="+", metavar="PATH")
     a.add_argument("--out", help="folder for the outputs (maps, SR, SEG, PDF)")
@@ -42,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=["en", "ko"],
         help="language of the patient report (patient-report.pdf)",
     )
+    a.add_argument("--rules", default=None, help="clinic rules file: adds treatment_support")
 
     d = sub.add_parser("demo", help="run the whole path on one machine on embedded defaults")
     d.add_argument("--out", default="demo-out", help="folder for the demo's outputs")
@@ -74,6 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             load_settings(args.file)
             print(f"OK: {args.file}")
             return 0
+        if args.command == "rules":
+            from config.rules import load_rules
+
+            rules = load_rules(args.file)
+            print(f"OK: {args.file}: {len(rules.rules)} rule(s)")
+            return 0
         if args.command == "serve":
             from dicom_node.app import serve
 
@@ -92,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 spacing_mm=args.spacing_mm,
                 device=args.device,
                 language=args.language,
+                rules=args.rules,
             )
         if args.command == "demo":
             from dicom_node.demo import demo_command

@@ -33,6 +33,7 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 
 from analysis.progress import Comparison
+from analysis.treatment import TreatmentSupport
 from analysis.types import AnalysisResult
 from integrations.dicom_common import Equipment, pair_sources, set_series_date_time
 from integrations.dicom_seg import SegOutput, build_segmentations, use_safe_rle_encoder
@@ -107,6 +108,7 @@ def write_outputs(
     secondary_capture: bool = False,
     progress: Sequence[PriorView | None] | None = None,
     patient_languages: Sequence[str] = (),
+    treatment: TreatmentSupport | None = None,
 ) -> dict[str, Any]:
     """Write SR, SEG, PDF and Encapsulated PDF of *result* into *out_dir*.
 
@@ -133,6 +135,10 @@ def write_outputs(
     patient_languages
         The languages of the patient report (``en``, ``ko``), the first one written as
         ``patient-report.pdf``; empty (default): no patient report.
+    treatment
+        The clinic rules' treatment-planning support (:func:`analysis.treatment.evaluate`), or
+        None: shown on a "Topics for the consultation" page of the clinician report and as
+        items of the SR.
 
     Returns
     -------
@@ -212,7 +218,7 @@ def write_outputs(
         sr_path = out_dir / "sr.dcm"
         _save(sr, sr_path)
         outputs["sr"] = str(sr_path)
-    pdf = render_report(result, study, photos, progress=progress)
+    pdf = render_report(result, study, photos, progress=progress, treatment=treatment)
     pdf_path = out_dir / "report.pdf"
     _save_bytes(pdf, pdf_path)
     outputs["pdf"] = str(pdf_path)

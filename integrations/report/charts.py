@@ -49,7 +49,14 @@ def _font(bold: bool = False) -> FontProperties | None:
 def _to_image(fig: Figure) -> Image.Image:
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    fig.savefig(
+        buf,
+        format="png",
+        dpi=DPI,
+        metadata={"Software": None},
+        bbox_inches="tight",
+        pad_inches=0.04,
+    )
     buf.seek(0)
     return Image.open(buf).convert("RGB")
 

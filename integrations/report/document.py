@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from reportlab.pdfgen.canvas import Canvas
 
+from analysis.treatment import TreatmentSupport
 from analysis.types import AnalysisResult
 from integrations.progress_view import PriorView
 from integrations.report.canvas import (
@@ -26,6 +27,7 @@ from integrations.report.progress_pages import (
     draw_progress_overview,
     progress_pages,
 )
+from integrations.report.treatment_page import TreatmentPage, draw_treatment_page
 from integrations.study import StudyInfo
 
 __all__ = [
@@ -36,8 +38,11 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-def _render_with_progress(
-    result: AnalysisResult, pages: Sequence[Page], progress: Sequence[PriorView | None]
+def _render(
+    result: AnalysisResult,
+    pages: Sequence[Page],
+    progress: Sequence[PriorView | None] | None,
+    treatment: TreatmentSupport | None,
 ) -> bytes:
     buf = io.BytesIO()
     c = Canvas(buf, pagesize=PAGE, invariant=True, pageCompression=1)
@@ -45,25 +50,32 @@ def _render_with_progress(
     c.setAuthor(f"{result.algorithm_name} {result.algorithm_version}")
     c.setSubject("Decision support, not diagnosis")
     algo = f"{result.algorithm_name} {result.algorithm_version}"
-    plan: list[Page | ProgressPage] = []
+    plan: list[Page | ProgressPage | TreatmentPage] = []
     for i, page in enumerate(pages):
         plan.append(page)
-        prior = progress[i]
+        prior = progress[i] if progress is not None else None
         if prior is not None:
             plan += progress_pages(page, prior, i + 1, len(pages))
+    if treatment is not None and pages:
+        plan.append(TreatmentPage(treatment, pages[0]))
+    if not plan:
+        draw_text(c, MARGIN, PAGE[1] - MARGIN, "No photos were analysed.", 12)
+        c.showPage()
     total = len(plan)
     photo_no = 0
     for n, item in enumerate(plan, start=1):
         if isinstance(item, Page):
             photo_no += 1
             draw_photo_page(c, item, photo_no, len(pages), algo, n, total)
+        elif isinstance(item, TreatmentPage):
+            draw_treatment_page(c, item, algo, n, total)
         elif item.part == 0:
             draw_progress_overview(c, item, algo, n, total)
         else:
             draw_change_table(c, item, algo, n, total)
         c.showPage()
     c.save()
-    logger.debug("report with progress: %d page(s)", total)
+    logger.debug("report: %d page(s)", total)
     return buf.getvalue()
 
 
@@ -73,6 +85,7 @@ def render_report(
     photos: Sequence[npt.NDArray[np.uint8] | None] | None = None,
     *,
     progress: Sequence[PriorView | None] | None = None,
+    treatment: TreatmentSupport | None = None,
 ) -> bytes:
     """Render the PDF report of *result*: one landscape A4 page per photo.
 
@@ -90,6 +103,8 @@ def render_report(
         None. A photo with one gets a "Since last visit" page after its own page (trend
         charts, before/after pair, difference maps) and the table of changes per zone and
         key (continued on further pages when long).
+    treatment
+        The clinic rules' result: a last page "Topics for the consultation".
 
     Raises
     ------
@@ -102,19 +117,4 @@ def render_report(
     ]
     if progress is not None and len(progress) != len(pages):
         raise ValueError(f"progress: {len(progress)} entries for {len(pages)} images")
-    if progress is not None and any(p is not None for p in progress):
-        return _render_with_progress(result, pages, progress)
-    buf = io.BytesIO()
-    c = Canvas(buf, pagesize=PAGE, invariant=True, pageCompression=1)
-    c.setTitle("DermNode skin analysis report")
-    c.setAuthor(f"{result.algorithm_name} {result.algorithm_version}")
-    c.setSubject("Decision support, not diagnosis")
-    algo = f"{result.algorithm_name} {result.algorithm_version}"
-    if not pages:
-        draw_text(c, MARGIN, PAGE[1] - MARGIN, "No photos were analysed.", 12)
-        c.showPage()
-    for i, page in enumerate(pages, start=1):
-        draw_photo_page(c, page, i, len(pages), algo)
-        c.showPage()
-    c.save()
-    return buf.getvalue()
+    return _render(result, pages, progress, treatment)

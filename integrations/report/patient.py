@@ -29,6 +29,7 @@ from reportlab.pdfgen.canvas import Canvas
 from analysis.keys import CONCERNS, key_info
 from analysis.progress import Change, Comparison, VisitValues
 from analysis.scores import compute_scores
+from analysis.treatment import zone_scores
 from analysis.types import AnalysisResult, ImageResult, Measurement, View
 from integrations.progress_view import PriorView, before_after
 from integrations.report.charts import ScoreBar, TrendSeries, score_bars, trend_charts, zone_faces
@@ -37,7 +38,7 @@ from integrations.report.messages import Messages, messages
 from integrations.report.texts import format_date, format_person_name
 from integrations.study import StudyInfo
 
-__all__ = ["main_image", "render_patient_report", "visit_scores", "zone_scores"]
+__all__ = ["main_image", "render_patient_report", "visit_scores"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,27 +58,6 @@ def main_image(result: AnalysisResult) -> int | None:
         if result.images[i].description.view is View.FRONTAL:
             return i
     return usable[0] if usable else None
-
-
-def zone_scores(image: ImageResult) -> dict[str, dict[str, float]]:
-    """Per zone, the concern scores from that zone's own measurements.
-
-    The same documented mapping as the photo's scores (:func:`analysis.scores.compute_scores`),
-    applied to one zone's values: ``{zone: {concern: score}}``.
-    """
-    out: dict[str, dict[str, float]] = {}
-    for region in dict.fromkeys(m.region for m in image.measurements):
-        if region in ("face", "skin"):
-            continue
-        own = [
-            Measurement(m.key, "skin", m.value, m.unit)
-            for m in image.measurements
-            if m.region == region
-        ]
-        scores = compute_scores(own)
-        if scores:
-            out[region] = scores
-    return out
 
 
 def visit_scores(visit: VisitValues) -> dict[str, float]:

@@ -16,11 +16,12 @@ from pydicom import dcmread
 from reportlab import rl_config
 
 from analysis.keys import CONCERNS, NOT_ASSESSED
+from analysis.treatment import zone_scores
 from integrations.outputs import write_outputs
 from integrations.progress_view import PriorView
 from integrations.report import render_patient_report
 from integrations.report.messages import DOMAIN, LOCALE_DIR, Language, Messages
-from integrations.report.patient import main_image, zone_scores
+from integrations.report.patient import main_image
 from integrations.study import StudyInfo
 from tests.peers import require_binary
 from tests.unit.integrations import fakes
