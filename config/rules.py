@@ -32,23 +32,44 @@ Errors name the rule (by id, else by position) and the field:
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from analysis.keys import CONCERNS, KEYS, NOT_ASSESSED
-from analysis.progress import ChangeLabel
-from analysis.treatment import Condition, Priority, Rule
-from analysis.types import Region
 from config.settings import ConfigError
 
-__all__ = ["ConditionModel", "RuleModel", "RulesFile", "load_rules"]
+__all__ = ["ConditionModel", "RuleModel", "RulesFile", "Vocabulary", "load_rules"]
 
-_KEYS = {k.key for k in KEYS}
-_CONCERNS = {*CONCERNS, *NOT_ASSESSED, "quality"}
-_REGIONS = {r.value for r in Region}
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """The names a rules file may use, given by the caller (``config`` imports no analysis
+    code; :mod:`dicom_node.treatment` passes the keys, concerns and regions of
+    :mod:`analysis`). An empty set accepts any name."""
+
+    keys: frozenset[str] = frozenset()
+    concerns: frozenset[str] = frozenset()
+    score_concerns: frozenset[str] = frozenset()
+    regions: frozenset[str] = frozenset()
+
+
+def _vocab(info: ValidationInfo) -> Vocabulary:
+    ctx = info.context
+    v = ctx.get("vocabulary") if isinstance(ctx, dict) else None
+    return v if isinstance(v, Vocabulary) else Vocabulary()
+
+
 _QUALITY = {
     "unusable",
     "blur",
@@ -82,16 +103,18 @@ class ConditionModel(_Model):
 
     @field_validator("measurement", "change")
     @classmethod
-    def _key(cls, v: str | None) -> str | None:
-        if v is not None and v not in _KEYS:
-            raise ValueError(f"unknown measurement key {v!r} (see analysis.keys)")
+    def _key(cls, v: str | None, info: ValidationInfo) -> str | None:
+        keys = _vocab(info).keys
+        if v is not None and keys and v not in keys:
+            raise ValueError(f"unknown measurement key {v!r} (see docs/methods/treatment.md)")
         return v
 
     @field_validator("score")
     @classmethod
-    def _concern(cls, v: str | None) -> str | None:
-        if v is not None and v not in CONCERNS:
-            raise ValueError(f"unknown concern {v!r}; one of {', '.join(CONCERNS)}")
+    def _concern(cls, v: str | None, info: ValidationInfo) -> str | None:
+        known = _vocab(info).score_concerns
+        if v is not None and known and v not in known:
+            raise ValueError(f"unknown concern {v!r}; one of {', '.join(sorted(known))}")
         return v
 
     @field_validator("quality")
@@ -103,16 +126,18 @@ class ConditionModel(_Model):
 
     @field_validator("zones")
     @classmethod
-    def _zones(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        bad = [z for z in v if z not in _REGIONS]
+    def _zones(cls, v: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        regions = _vocab(info).regions
+        bad = [z for z in v if regions and z not in regions]
         if bad:
             raise ValueError(f"unknown zone(s) {', '.join(bad)}")
         return v
 
     @field_validator("zone")
     @classmethod
-    def _zone(cls, v: str | None) -> str | None:
-        if v is not None and v not in _REGIONS:
+    def _zone(cls, v: str | None, info: ValidationInfo) -> str | None:
+        regions = _vocab(info).regions
+        if v is not None and regions and v not in regions:
             raise ValueError(f"unknown zone {v!r}")
         return v
 
@@ -134,21 +159,10 @@ class ConditionModel(_Model):
             raise ValueError("set zone or zones, not both")
         return self
 
-    def to_condition(self) -> Condition:
-        """The :class:`analysis.treatment.Condition` of this entry."""
-        zones = (self.zone,) if self.zone is not None else self.zones
-        return Condition(
-            measurement=self.measurement,
-            score=self.score,
-            change=self.change,
-            quality=self.quality,
-            zones=zones,
-            above=self.above,
-            below=self.below,
-            verdict=ChangeLabel(self.verdict).value if self.verdict else None,
-            since=self.since,
-            match=self.match,
-        )
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """The zones (``zone`` or ``zones``)."""
+        return (self.zone,) if self.zone is not None else self.zones
 
 
 class RuleModel(_Model):
@@ -162,20 +176,11 @@ class RuleModel(_Model):
 
     @field_validator("concern")
     @classmethod
-    def _concern(cls, v: str) -> str:
-        if v not in _CONCERNS:
-            raise ValueError(f"unknown concern {v!r}; one of {', '.join(sorted(_CONCERNS))}")
+    def _concern(cls, v: str, info: ValidationInfo) -> str:
+        known = _vocab(info).concerns
+        if known and v not in known:
+            raise ValueError(f"unknown concern {v!r}; one of {', '.join(sorted(known))}")
         return v
-
-    def to_rule(self) -> Rule:
-        """The :class:`analysis.treatment.Rule` of this entry."""
-        return Rule(
-            id=self.id,
-            concern=self.concern,
-            topic=self.topic,
-            priority=Priority[self.priority.upper()],
-            when=tuple(c.to_condition() for c in self.when),
-        )
 
 
 class RulesFile(_Model):
@@ -193,10 +198,6 @@ class RulesFile(_Model):
                 raise ValueError(f"rule id {rule.id!r} is used twice")
             seen.add(rule.id)
         return self
-
-    def to_rules(self) -> tuple[Rule, ...]:
-        """The rules, ready for :func:`analysis.treatment.evaluate`."""
-        return tuple(r.to_rule() for r in self.rules)
 
 
 def _rule_label(data: Any, index: int) -> str:
@@ -228,8 +229,15 @@ def _format(source: str, data: Any, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_rules(path: str | os.PathLike[str]) -> RulesFile:
+def load_rules(path: str | os.PathLike[str], vocabulary: Vocabulary | None = None) -> RulesFile:
     """Load and validate a rules file.
+
+    Parameters
+    ----------
+    path
+        The YAML file.
+    vocabulary
+        The measurement keys, concerns and regions it may name (default: any name).
 
     Raises
     ------
@@ -249,6 +257,6 @@ def load_rules(path: str | os.PathLike[str]) -> RulesFile:
     if not isinstance(data, dict):
         raise ConfigError(f"{file}: the top level must be a mapping with a 'rules' list")
     try:
-        return RulesFile(**data)
+        return RulesFile.model_validate(data, context={"vocabulary": vocabulary or Vocabulary()})
     except ValidationError as exc:
         raise ConfigError(_format(str(file), data, exc)) from exc

@@ -213,9 +213,9 @@ def analyze_command(
         inputs = load_inputs(paths, view=view, spacing_mm=spacing_mm)
         rule_set = None
         if rules is not None:
-            from config.rules import load_rules
+            from dicom_node.treatment import load_clinic_rules
 
-            rule_set = load_rules(rules)
+            rule_set = load_clinic_rules(rules)
     except (InputRejected, ValueError) as exc:
         print(f"dermnode analyze: {exc}", file=sys.stderr)
         return 2
@@ -231,7 +231,7 @@ def analyze_command(
     if rule_set is not None:
         from analysis.treatment import evaluate
 
-        support = evaluate(rule_set.to_rules(), result, rule_set=rule_set.name)
+        support = evaluate(rule_set.rules, result, rule_set=rule_set.name)
     outputs: dict[str, Any] = {}
     if out is not None:
         out_dir = Path(out)

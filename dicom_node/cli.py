@@ -81,9 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"OK: {args.file}")
             return 0
         if args.command == "rules":
-            from config.rules import load_rules
+            from dicom_node.treatment import load_clinic_rules
 
-            rules = load_rules(args.file)
+            rules = load_clinic_rules(args.file)
             print(f"OK: {args.file}: {len(rules.rules)} rule(s)")
             return 0
         if args.command == "serve":

@@ -7,23 +7,23 @@ from pathlib import Path
 
 import pytest
 
-from config.rules import load_rules
 from config.settings import ConfigError
 from dicom_node.cli import main
+from dicom_node.treatment import load_clinic_rules
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "config" / "examples" / "rules.yaml"
 
 
 def test_example_rules_are_valid_and_say_they_are_examples() -> None:
-    rules = load_rules(EXAMPLE)
+    rules = load_clinic_rules(EXAMPLE)
     assert len(rules.rules) >= 5
     assert "example" in rules.name.lower()
     assert all(r.id.startswith("example.") for r in rules.rules)
     assert all("(example)" in r.topic for r in rules.rules)
     head = EXAMPLE.read_text(encoding="utf-8").splitlines()[0]
     assert "EXAMPLE" in head
-    kinds = {c.to_condition().kind for r in rules.rules for c in r.when}
+    kinds = {c.kind for r in rules.rules for c in r.when}
     assert kinds == {"measurement", "score", "change", "quality"}
 
 
@@ -31,7 +31,7 @@ def _bad(tmp_path: Path, text: str) -> str:
     path = tmp_path / "rules.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as err:
-        load_rules(path)
+        load_clinic_rules(path)
     return str(err.value)
 
 
