@@ -37,12 +37,12 @@ _LAZY = {
     "StudyRecord": "dicom_node.store",
     "StudyState": "dicom_node.store",
     "Spool": "dicom_node.spool",
-    "RunningNode": "dicom_node.app",
-    "start_node": "dicom_node.app",
+    "RunningNode": "dicom_node.node",
+    "start_node": "dicom_node.node",
 }
 
 if TYPE_CHECKING:
-    from dicom_node.app import RunningNode, start_node
+    from dicom_node.node import RunningNode, start_node
     from dicom_node.scp import DicomNode, StoreHandler
     from dicom_node.spool import Spool
     from dicom_node.store import (

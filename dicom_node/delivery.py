@@ -17,26 +17,59 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from config.settings import Settings
+from config.settings import DestinationSettings, Hl7EndpointSettings, Settings
 from dicom_node.store import JobStore, OutboxItem, OutboxKind, OutboxState, StudyState
 from integrations.errors import Hl7DeliveryError, PacsDeliveryError
 from integrations.hl7.deliver import transport_for
 from integrations.hl7.transport import Hl7Transport
 from integrations.pacs_export import SendResult, send_files
 
-__all__ = ["DeliveryStats", "Deliverer"]
+__all__ = [
+    "DeliveryStats",
+    "DeliveryStatsSnapshot",
+    "Deliverer",
+    "PacsSender",
+    "TransportFactory",
+]
 
 logger = logging.getLogger(__name__)
 
+#: Makes the HL7 transport of an endpoint (default: MLLP client or folder sink).
+TransportFactory = Callable[[Hl7EndpointSettings], Hl7Transport]
 
-def _counts(store: JobStore, study_id: int, kind: OutboxKind) -> dict[str, int]:
-    out: dict[str, int] = defaultdict(int)
-    for item in store.list_outbox(study_id=study_id):
-        if item.kind is kind:
-            out[item.state.value] += 1
-    return dict(out)
+
+class PacsSender(Protocol):
+    """Sends files to a destination over one association (default:
+    :func:`integrations.pacs_export.send_files`, DermNode's one C-STORE sender)."""
+
+    def __call__(
+        self,
+        dest: DestinationSettings,
+        items: Sequence[Path | str],
+        calling_ae: str,
+        *,
+        acse_timeout_s: float,
+        dimse_timeout_s: float,
+        network_timeout_s: float,
+        raise_on_failure: bool,
+    ) -> list[SendResult]:
+        """One result per item, in order; raise PacsDeliveryError without an association."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryStatsSnapshot:
+    """The delivery counters at one moment."""
+
+    delivered: Mapping[str, int]
+    failed: Mapping[str, int]
+    seconds_sum: float
+    seconds_count: int
 
 
 class DeliveryStats:
@@ -56,14 +89,43 @@ class DeliveryStats:
             self.seconds_sum += seconds
             self.seconds_count += 1
 
+    def snapshot(self) -> DeliveryStatsSnapshot:
+        """A consistent copy of the counters."""
+        with self.lock:
+            return DeliveryStatsSnapshot(
+                dict(self.delivered), dict(self.failed), self.seconds_sum, self.seconds_count
+            )
+
 
 class Deliverer:
-    """Runs due outbox rows; call :meth:`run_due` periodically (one caller at a time)."""
+    """Runs due outbox rows; call :meth:`run_due` periodically (one caller at a time).
 
-    def __init__(self, store: JobStore, settings: Settings) -> None:
+    Parameters
+    ----------
+    store, settings
+        The job store and the settings (destinations, HL7 endpoints, node timeouts).
+    pacs_sender
+        The C-STORE sender (default :func:`integrations.pacs_export.send_files`).
+    hl7_transports
+        Makes the transport of an HL7 endpoint, once per endpoint; it is kept open between
+        messages (default :func:`integrations.hl7.deliver.transport_for`).
+    """
+
+    def __init__(
+        self,
+        store: JobStore,
+        settings: Settings,
+        *,
+        pacs_sender: PacsSender | None = None,
+        hl7_transports: TransportFactory | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.stats = DeliveryStats()
+        self._send_files: PacsSender = pacs_sender if pacs_sender is not None else send_files
+        self._make_transport: TransportFactory = (
+            hl7_transports if hl7_transports is not None else transport_for
+        )
         self._transports: dict[str, Hl7Transport] = {}
         self._lock = threading.Lock()
 
@@ -76,18 +138,10 @@ class Deliverer:
     def run_due(self, now: float | None = None) -> int:
         """Attempt every due delivery once; return the number of attempts made."""
         with self._lock:
-            # Every due row, not the store's first 100: notices waiting for their study's
-            # objects keep their early due time, and after a long PACS outage more than 100
-            # of them would otherwise hide the DICOM rows they wait for (a deadlock).
-            t = time.time() if now is None else now
-            due = sorted(
-                (
-                    i
-                    for i in self.store.list_outbox(state=OutboxState.PENDING)
-                    if i.next_attempt_at <= t
-                ),
-                key=lambda i: (i.next_attempt_at, i.id),
-            )
+            # Every due row (no cap): notices waiting for their study's objects keep their
+            # early due time, and after a long PACS outage a cap would let them hide the
+            # DICOM rows they wait for (a deadlock).
+            due = self.store.due_deliveries(now)
             attempts = 0
             by_dest: dict[str, list[OutboxItem]] = defaultdict(list)
             hl7: list[OutboxItem] = []
@@ -116,7 +170,7 @@ class Deliverer:
         paths = [item.payload_path or "" for item in items]
         started = time.monotonic()
         try:
-            results = send_files(
+            results = self._send_files(
                 dest,
                 paths,
                 self.settings.node.ae_title,
@@ -162,7 +216,7 @@ class Deliverer:
     def _dicom_outstanding(self, study_id: int | None) -> bool:
         if study_id is None:
             return False
-        counts = _counts(self.store, study_id, OutboxKind.DICOM)
+        counts = self.store.outbox_counts(study_id, OutboxKind.DICOM)
         return counts.get(OutboxState.PENDING.value, 0) + counts.get(OutboxState.DEAD.value, 0) > 0
 
     # -- HL7 --------------------------------------------------------------------------------
@@ -172,7 +226,7 @@ class Deliverer:
             ep = next((e for e in self.settings.hl7 if e.name == name), None)
             if ep is None:
                 return None
-            self._transports[name] = transport_for(ep)
+            self._transports[name] = self._make_transport(ep)
         return self._transports[name]
 
     def _send_hl7(self, item: OutboxItem) -> int:
@@ -228,8 +282,8 @@ class Deliverer:
         study = self.store.get_study(study_id)
         if study is None:
             return None
-        dicom = _counts(self.store, study_id, OutboxKind.DICOM)
-        hl7 = _counts(self.store, study_id, OutboxKind.HL7)
+        dicom = self.store.outbox_counts(study_id, OutboxKind.DICOM)
+        hl7 = self.store.outbox_counts(study_id, OutboxKind.HL7)
         state = study.state
         if state is StudyState.ENCODED and not dicom.get("pending") and not dicom.get("dead"):
             if self.store.transition(

@@ -13,7 +13,7 @@ from collections import defaultdict
 
 from analysis.progress import ChangeLabel, VisitValues, compare
 from config.settings import load_settings
-from dicom_node.app import storage_dir_for
+from dicom_node.node import storage_dir_for
 from dicom_node.progress_link import visits_from_rows
 from dicom_node.store import DB_FILENAME, JobStore
 

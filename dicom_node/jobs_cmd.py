@@ -11,7 +11,7 @@ import sys
 import time
 
 from config.settings import load_settings
-from dicom_node.app import storage_dir_for
+from dicom_node.node import storage_dir_for
 from dicom_node.store import DB_FILENAME, JobStore, StudyRecord
 
 __all__ = ["jobs_command"]

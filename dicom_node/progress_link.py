@@ -26,11 +26,11 @@ from analysis.progress import Comparison, VisitValues, compare
 from analysis.types import AnalysisResult, ImageDescription, ImageResult
 from config.settings import Settings
 from dicom_node.decode import decode_dicom
+from dicom_node.engine import AnalysisEngine
 from dicom_node.store import JobStore, ResultRow
 from integrations.study import StudyInfo
 
 if TYPE_CHECKING:
-    from analysis.pipeline import Analyzer
     from integrations.progress_view import PriorView
 
 __all__ = [
@@ -151,7 +151,7 @@ def index_rows(
 class ProgressLinker:
     """Finds a study's priors and builds the per-image comparison for the outputs."""
 
-    def __init__(self, store: JobStore, settings: Settings, analyzer: Analyzer) -> None:
+    def __init__(self, store: JobStore, settings: Settings, analyzer: AnalysisEngine) -> None:
         self.store = store
         self.settings = settings
         self.analyzer = analyzer

@@ -326,9 +326,6 @@ class StoreHandler:
         after the write.
     sop_classes
         Accepted SOP Class UIDs (default :data:`SUPPORTED_SOP_CLASSES`).
-    on_stored
-        Called with the record after a new instance is durable (e.g. to wake the scheduler);
-        its exceptions are logged and do not change the status.
     """
 
     def __init__(
@@ -338,14 +335,12 @@ class StoreHandler:
         *,
         min_free_disk_mb: int = 0,
         sop_classes: Iterable[str] = SUPPORTED_SOP_CLASSES,
-        on_stored: Callable[[InstanceRecord], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.spool = spool
         self.store = store
         self.min_free_bytes = int(min_free_disk_mb) * _MIB
         self.sop_classes = frozenset(sop_classes)
-        self.on_stored = on_stored
         self.clock = clock
         self.stats = StoreStats()
 
@@ -435,11 +430,6 @@ class StoreHandler:
             logger.debug(
                 "stored SOP Instance UID %s in study %s", sop_instance, rec.study_instance_uid
             )
-            if self.on_stored is not None:
-                try:
-                    self.on_stored(rec)
-                except Exception as exc:
-                    logger.error("on_stored hook failed: %s", type(exc).__name__)
         else:
             self.stats.add("duplicates")
             logger.info("C-STORE from %s: %s already stored, Success", calling, class_name)
@@ -479,10 +469,6 @@ class StoreHandler:
             instance_number=_int(ds, "InstanceNumber"),
             patient_id=_text(ds, "PatientID"),
             issuer_of_patient_id=_text(ds, "IssuerOfPatientID"),
-            patient_name=_text(ds, "PatientName"),
-            patient_birth_date=_text(ds, "PatientBirthDate"),
-            patient_sex=_text(ds, "PatientSex"),
-            accession_number=_text(ds, "AccessionNumber"),
             study_date=_text(ds, "StudyDate"),
             specific_character_set=_charset(charset),
         )
@@ -563,10 +549,6 @@ def recover_orphans(spool: Spool, store: JobStore, clock: Callable[[], float] = 
                 calling_ae=_text(ds.file_meta, "SourceApplicationEntityTitle"),
                 patient_id=_text(ds, "PatientID"),
                 issuer_of_patient_id=_text(ds, "IssuerOfPatientID"),
-                patient_name=_text(ds, "PatientName"),
-                patient_birth_date=_text(ds, "PatientBirthDate"),
-                patient_sex=_text(ds, "PatientSex"),
-                accession_number=_text(ds, "AccessionNumber"),
                 study_date=_text(ds, "StudyDate"),
             )
             if store.add_instance(rec):
@@ -621,6 +603,12 @@ class DicomNode:
         if self._server is None:
             raise RuntimeError("the node is not started")
         return int(self._server.server_address[1])
+
+    @property
+    def active_associations(self) -> int:
+        """Associations open now (0 when not listening)."""
+        server = self._server
+        return 0 if server is None else len(server.active_associations)
 
     def start(self) -> None:
         """Start listening (non-blocking; associations run in their own threads)."""

@@ -1,27 +1,29 @@
-"""The running service: node + study grouping + analysis workers + outbox + HTTP status.
+"""The running service: node + grouping + analysis workers + outbox + HTTP status.
 
-APScheduler 3.x (``BackgroundScheduler``) drives the timers; analysis runs in a thread pool
-outside the association threads, so the node keeps accepting while it analyses.
+This module only composes; each job lives in its own module:
 
-Timers:
+============================  ==========================================================
+:mod:`dicom_node.node`        spool, job store and the Storage SCP (receive, spool)
+:mod:`dicom_node.recovery`    what a crash left: interrupted analyses, queued studies
+:mod:`dicom_node.grouping`    ``stable`` timer: quiet studies go ``received -> ready``
+:mod:`dicom_node.worker`      one ready study -> results written and handed to the outbox
+:mod:`dicom_node.delivery`    ``outbox`` timer: C-STORE to the PACS, then the HL7 notice
+:mod:`dicom_node.retention`   ``retention`` timer (hourly): old spool files removed
+:mod:`dicom_node.scheduler`   the timers (APScheduler 3.x)
+:mod:`dicom_node.metrics`     /healthz and /metrics from :meth:`Service.snapshot`
+============================  ==========================================================
 
-``stable``   every second: studies with no new instance for ``stable_after_s`` (per source
-             AE and per listening AE title when configured, the longer of the two; else
-             ``node.stable_after_s``) go ``received -> ready`` and are handed to a worker.
-``outbox``   every second: due deliveries are attempted (:class:`~dicom_node.delivery.Deliverer`).
-``disk``     every 30 s: free disk space, logged when under ``node.min_free_disk_mb``.
-``retention`` hourly: spool files of studies delivered more than ``retention.spool_days`` ago
-             are removed (results and the job store rows stay).
-
-On start, studies left ``analysing`` by a crash go back to ``ready`` and every ``ready`` study
-is queued again: the re-run is idempotent (deterministic UIDs, deduplicated outbox rows).
+Analysis runs in a thread pool outside the association threads, so the node keeps accepting
+while it analyses; after a hand-off the worker *wakes* the outbox timer instead of
+delivering itself, so a PACS outage never stalls analysis. The ``disk`` timer (every 30 s)
+measures free space; when it is back above ``node.min_free_disk_mb``, studies that failed
+for lack of disk are queued again.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import os
 import shutil
 import threading
 import time
@@ -29,21 +31,21 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from apscheduler.schedulers.background import BackgroundScheduler
-
-from analysis.pipeline import Analyzer
 from config.settings import Settings
-from dicom_node.app import RunningNode, start_node
-from dicom_node.delivery import Deliverer
-from dicom_node.metrics import StatusServer
-from dicom_node.store import StudyState
+from dicom_node.delivery import Deliverer, PacsSender, TransportFactory
+from dicom_node.engine import AnalysisEngine
+from dicom_node.grouping import StudyGrouper
+from dicom_node.metrics import ServiceSnapshot, StatusServer
+from dicom_node.node import RunningNode, start_node
+from dicom_node.recovery import recover
+from dicom_node.retention import SpoolRetention
+from dicom_node.scheduler import Timers
+from dicom_node.store import FailureKind, StudyState
 from dicom_node.worker import AnalysisWorker, StudyOutcome
 
 __all__ = ["Service", "ServiceStats", "worker_count"]
 
 logger = logging.getLogger(__name__)
-
-_FINAL = (StudyState.DELIVERED, StudyState.NOTIFIED)
 
 
 def worker_count(settings: Settings) -> int:
@@ -88,7 +90,11 @@ class Service:
     storage_dir
         Spool, job store and results folder.
     analyzer
-        An analysis engine to use (default: one made on ``settings.analysis.device``).
+        The analysis engine (default: :class:`analysis.pipeline.Analyzer` on
+        ``settings.analysis.device``).
+    pacs_sender, hl7_transports
+        The C-STORE sender and the HL7 transport factory of the outbox (defaults: the real
+        ones); tests pass fakes here.
     tick_s
         Period of the grouping and outbox timers.
     """
@@ -98,23 +104,34 @@ class Service:
         settings: Settings,
         storage_dir: Path,
         *,
-        analyzer: Analyzer | None = None,
+        analyzer: AnalysisEngine | None = None,
+        pacs_sender: PacsSender | None = None,
+        hl7_transports: TransportFactory | None = None,
         tick_s: float = 1.0,
     ) -> None:
         self.settings = settings
         self.storage_dir = storage_dir
         self.tick_s = tick_s
-        self.analyzer = analyzer or Analyzer(settings.analysis.device)
+        if analyzer is None:
+            from analysis.pipeline import Analyzer  # imports torch: only when serving
+
+            analyzer = Analyzer(settings.analysis.device)
+        self.analyzer: AnalysisEngine = analyzer
+        self._pacs_sender = pacs_sender
+        self._hl7_transports = hl7_transports
         self.node: RunningNode | None = None
         self.stats = ServiceStats()
+        self.deliverer: Deliverer | None = None
+        self.worker: AnalysisWorker | None = None
+        self.grouper: StudyGrouper | None = None
+        self.retention: SpoolRetention | None = None
+        self.http: StatusServer | None = None
+        self.disk_free_bytes = 0
         self._pool: ThreadPoolExecutor | None = None
-        self._scheduler: BackgroundScheduler | None = None
+        self._timers: Timers | None = None
         self._queued: set[int] = set()
         self._queued_lock = threading.Lock()
         self._stopping = threading.Event()
-        self.deliverer: Deliverer | None = None
-        self.http: StatusServer | None = None
-        self.disk_free_bytes = 0
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -122,32 +139,30 @@ class Service:
         """Start the node, recover unfinished work, start workers, timers and HTTP."""
         self.node = start_node(self.settings, self.storage_dir)
         store = self.node.store
-        self.deliverer = Deliverer(store, self.settings)
+        self.deliverer = Deliverer(
+            store,
+            self.settings,
+            pacs_sender=self._pacs_sender,
+            hl7_transports=self._hl7_transports,
+        )
         workers = worker_count(self.settings)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analysis")
         self.worker = AnalysisWorker(store, self.settings, self.storage_dir, self.analyzer)
-        recovered = 0
-        for s in store.list_studies(StudyState.ANALYSING):
-            if store.transition(s.id, StudyState.READY, from_states=[StudyState.ANALYSING]):
-                recovered += 1
-        for s in store.list_studies(StudyState.READY):
-            self._submit(s.id)
-        for s in store.list_studies(StudyState.ENCODED) + store.list_studies(StudyState.DELIVERED):
-            self.deliverer.advance(s.id)
-        if recovered:
-            logger.info("recovered %d study(ies) interrupted during analysis", recovered)
-        sched = BackgroundScheduler(
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
-        )
-        sched.add_job(self.check_stable, "interval", seconds=self.tick_s, id="stable")
-        sched.add_job(self.run_outbox, "interval", seconds=self.tick_s, id="outbox")
-        sched.add_job(self.check_disk, "interval", seconds=30, id="disk")
-        sched.add_job(self.retention, "interval", hours=1, id="retention")
-        sched.start()
-        self._scheduler = sched
+        self.grouper = StudyGrouper(store, self.settings, self._submit)
+        self.retention = SpoolRetention(store, self.settings.retention)
+        recover(store, self._submit, self.deliverer.advance)
+        timers = Timers()
+        timers.add("stable", self.check_stable, self.tick_s)
+        timers.add("outbox", self.run_outbox, self.tick_s)
+        timers.add("disk", self.check_disk, 30)
+        timers.add("retention", self.retention.run, 3600)
+        timers.start()
+        self._timers = timers
         self.check_disk()
         if self.settings.http.port:
-            self.http = StatusServer(self, self.settings.http.host, self.settings.http.port)
+            self.http = StatusServer(
+                self.snapshot, self.healthy, self.settings.http.host, self.settings.http.port
+            )
             self.http.start()
         logger.info(
             "service started: AE %s on port %d, %d analysis worker(s) on %s",
@@ -160,8 +175,8 @@ class Service:
     def stop(self, grace_s: float = 10.0) -> None:
         """Graceful stop: no new work; running analyses finish or are parked (``ready``)."""
         self._stopping.set()
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=True)
+        if self._timers is not None:
+            self._timers.stop()
         if self.http is not None:
             self.http.stop()
         if self._pool is not None:
@@ -173,55 +188,53 @@ class Service:
             self.deliverer.close()
         logger.info("service stopped")
 
-    # -- timers -----------------------------------------------------------------------------
+    # -- status -----------------------------------------------------------------------------
 
-    def _stable_after(self, calling_ae: str | None, called_ae: str | None) -> float:
-        """The quiet period of a study sent by *calling_ae* to our AE title *called_ae*.
+    def healthy(self) -> bool:
+        """Started and not stopping."""
+        return self.node is not None and not self._stopping.is_set()
 
-        ``stable_after_s`` may be set per source and per listening AE title; when both apply,
-        the longer one wins (a study is never cut short by the other setting); when neither
-        is set, ``node.stable_after_s``.
-        """
-        by_source = next(
-            (
-                s.stable_after_s
-                for s in self.settings.sources
-                if s.ae_title == calling_ae and s.stable_after_s is not None
-            ),
-            None,
+    def snapshot(self) -> ServiceSnapshot:
+        """The state /healthz and /metrics show, frozen at this moment."""
+        a = self.stats
+        with a.lock:
+            analysis = (a.in_flight, a.seconds_sum, a.analysed, a.failed)
+        node = self.node
+        studies = outbox = cstore = None
+        active = None
+        if node is not None:
+            studies = {k.value: v for k, v in node.store.study_state_counts().items()}
+            outbox = {
+                (k.value, s.value): v for (k, s), v in node.store.outbox_state_counts().items()
+            }
+            hs = node.handler.stats
+            cstore = {"stored": hs.stored, "duplicate": hs.duplicates, "failed": hs.failed}
+            active = node.active_associations
+        d = self.deliverer.stats.snapshot() if self.deliverer is not None else None
+        return ServiceSnapshot(
+            healthy=self.healthy(),
+            disk_free_bytes=self.disk_free_bytes,
+            studies=studies,
+            outbox=outbox,
+            cstore=cstore,
+            associations_active=active,
+            analysis_in_flight=analysis[0],
+            analysis_seconds_sum=analysis[1],
+            analysed=analysis[2],
+            analysis_failed=analysis[3],
+            delivery_seconds_sum=None if d is None else d.seconds_sum,
+            delivery_seconds_count=0 if d is None else d.seconds_count,
+            delivered={} if d is None else d.delivered,
+            delivery_failed={} if d is None else d.failed,
         )
-        by_called = self.settings.node.stable_after_override(called_ae)
-        overrides = [v for v in (by_source, by_called) if v is not None]
-        return max(overrides) if overrides else self.settings.node.stable_after_s
+
+    # -- timers -----------------------------------------------------------------------------
 
     def check_stable(self, now: float | None = None) -> int:
         """Queue every study that has been quiet long enough; return how many."""
-        assert self.node is not None
-        store = self.node.store
-        t = time.time() if now is None else now
-        node = self.settings.node
-        shortest = min(
-            [node.stable_after_s]
-            + [s.stable_after_s for s in self.settings.sources if s.stable_after_s is not None]
-            + [a.stable_after_s for a in node.additional_ae_titles if a.stable_after_s is not None]
-        )
-        n = 0
-        # A study re-opened by a late instance can become ready while its previous run is
-        # still in the pool (then _submit skipped it): queue every ready study not queued.
-        for ready in store.list_studies(StudyState.READY):
-            self._submit(ready.id)
-        for study in store.received_before(t - shortest):
-            if study.last_instance_at > t - self._stable_after(study.calling_ae, study.called_ae):
-                continue
-            if store.transition(
-                study.id,
-                StudyState.READY,
-                from_states=[StudyState.RECEIVED],
-                expected_version=study.version,
-            ):
-                self._submit(study.id)
-                n += 1
-        return n
+        if self.grouper is None:
+            return 0
+        return self.grouper.check_stable(now)
 
     def _submit(self, job_id: int) -> None:
         if self._pool is None or self._stopping.is_set():
@@ -234,6 +247,7 @@ class Service:
         future.add_done_callback(functools.partial(self._done, job_id))
 
     def _run_job(self, job_id: int) -> StudyOutcome:
+        assert self.worker is not None
         with self.stats.lock:
             self.stats.in_flight += 1
         try:
@@ -242,8 +256,8 @@ class Service:
             with self.stats.lock:
                 self.stats.in_flight -= 1
         self.stats.record(outcome)
-        if outcome.state is StudyState.ENCODED and self.deliverer is not None:
-            self.run_outbox()  # deliver at once instead of waiting for the next tick
+        if outcome.state is StudyState.ENCODED and self._timers is not None:
+            self._timers.wake("outbox")  # deliver now, on the outbox's own thread
         return outcome
 
     def _done(self, job_id: int, future: Future[StudyOutcome]) -> None:
@@ -254,7 +268,7 @@ class Service:
             logger.error("job %d: worker crashed (%s)", job_id, type(exc).__name__)
 
     def run_outbox(self) -> int:
-        """Attempt the due deliveries (the timer calls this)."""
+        """Attempt the due deliveries (the outbox timer calls this)."""
         if self.deliverer is None or self._stopping.is_set():
             return 0
         try:
@@ -264,54 +278,21 @@ class Service:
             return 0
 
     def check_disk(self) -> int:
-        """Measure free disk space of the storage folder; log below the floor."""
+        """Measure free disk space; log below the floor, re-queue disk failures above it."""
         free = shutil.disk_usage(self.storage_dir).free
         self.disk_free_bytes = free
-        if free < self.settings.node.min_free_disk_mb * 1024 * 1024:
+        floor = self.settings.node.min_free_disk_mb * 1024 * 1024
+        if free < floor:
             logger.warning(
                 "free disk %d MiB under the floor of %d MiB: C-STORE answers 0xA700",
                 free // (1024 * 1024),
                 self.settings.node.min_free_disk_mb,
             )
+        elif self.node is not None:
+            for job_id in self.node.store.requeue_failed(FailureKind.DISK_FULL):
+                logger.info("job %d: disk space is back; analysed again", job_id)
+                self._submit(job_id)
         return free
-
-    def retention(self, now: float | None = None) -> int:
-        """Remove spool files of studies finished more than ``spool_days`` ago.
-
-        Finished means delivered (and notified): results leave first. Each removal is
-        recorded in the job store, so a file is removed once and every later run only looks
-        at studies that finished since; the selection is SQL over all studies, oldest first,
-        in batches.
-        """
-        assert self.node is not None
-        store = self.node.store
-        t = time.time() if now is None else now
-        cutoff = t - self.settings.retention.spool_days * 86400
-        removed = 0
-        while batch := store.spool_expired(cutoff, _FINAL, limit=1000):
-            done: list[str] = []
-            errors: list[str] = []
-            for inst in batch:
-                try:
-                    os.unlink(inst.path)
-                    removed += 1
-                except FileNotFoundError:
-                    pass  # already gone: recorded as removed all the same
-                except OSError as exc:  # e.g. permissions: left, tried again next run
-                    errors.append(type(exc).__name__)
-                    continue
-                done.append(inst.sop_instance_uid)
-            store.mark_spool_removed(done, t)
-            if errors:
-                logger.warning(
-                    "retention: %d spooled file(s) could not be removed (%s); next run retries",
-                    len(errors),
-                    ", ".join(sorted(set(errors))),
-                )
-                break
-        if removed:
-            logger.info("retention: removed %d spooled instance file(s)", removed)
-        return removed
 
     # -- waiting (demo, tests) --------------------------------------------------------------
 

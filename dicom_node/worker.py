@@ -9,22 +9,33 @@ A worker owns a study from ``ready`` to ``encoded`` (DESIGN.md §2 steps 4-5):
    asks for it) into ``<storage>/results/job-<id>/<set>/``; ``<set>`` is a digest of the
    source SOP Instance UIDs, so a re-run after a crash writes the same objects, and a study
    re-opened by a late instance writes new ones beside the old;
-4. build one HL7 ORU per EMR endpoint (kept on disk, never rebuilt: its control ID stays);
-5. enqueue every object x destination and every notice in the outbox (deduplicated by the
-   deterministic SOP Instance UID / the set digest), then compare-and-set
-   ``analysing -> encoded``. A crash anywhere before that leaves the study ``analysing``; the
-   service puts such studies back to ``ready`` on start and the re-run is idempotent. A study
-   whose runs were interrupted ``MAX_INTERRUPTED_RUNS`` times (a photo that crashes the
-   process) is failed with the reason instead of being re-run after every restart.
+4. build one HL7 ORU per EMR endpoint (:func:`integrations.hl7.oru.build_notice`; its
+   control ID is derived from the study, the set digest, the algorithm version and the
+   endpoint, so a re-run builds the same notice);
+5. hand the set over in ONE job-store transaction (:meth:`JobStore.hand_off`): the results
+   index, every object x destination and every notice in the outbox (deduplicated by the
+   deterministic SOP Instance UID / the set digest), and the compare-and-set
+   ``analysing -> encoded``. A crash anywhere before the commit leaves the study
+   ``analysing`` with nothing queued; :mod:`dicom_node.recovery` puts it back to ``ready``
+   on start (counting the interrupted run) and the re-run is idempotent.
+
+The worker never delivers: the service wakes the outbox timer after a hand-off. A run that
+cannot write its results for lack of disk space fails the study with
+:attr:`FailureKind.DISK_FULL`; the service queues it again when space returns. Result
+folders are created 0700, ``result.json`` and ``oru-*.hl7`` 0600.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
 import logging
+import os
+import tempfile
 import time
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,7 +48,6 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from analysis.errors import DermNodeError, InputRejected
-from analysis.pipeline import Analyzer
 from analysis.progress import Comparison
 from analysis.types import (
     AnalysisResult,
@@ -50,21 +60,42 @@ from analysis.types import (
 )
 from config.settings import Settings
 from dicom_node.decode import decode_dataset
+from dicom_node.engine import AnalysisEngine
+from dicom_node.node import RESULTS_DIR, private_dir
 from dicom_node.progress_link import ProgressLinker, comparison_json, index_rows, study_date
-from dicom_node.store import InstanceRecord, JobStore, OutboxKind, StudyState
+from dicom_node.store import (
+    FailureKind,
+    InstanceRecord,
+    JobStore,
+    NewDelivery,
+    OutboxKind,
+    StudyState,
+)
 from integrations.errors import EncodingError
-from integrations.hl7.oru import build_oru, new_control_id
-from integrations.outputs import write_outputs
+from integrations.hl7.oru import build_notice
+from integrations.outputs import OutputKind, ResultSet, write_result_set
 from integrations.study import StudyInfo
 
-__all__ = ["AnalysisWorker", "StudyOutcome", "set_digest"]
+__all__ = ["AnalysisWorker", "StudyOutcome", "set_digest", "write_private"]
 
 logger = logging.getLogger(__name__)
 
-RESULTS_DIR = "results"
-#: Runs of one study interrupted by a crash before the study is failed instead of re-run.
-MAX_INTERRUPTED_RUNS = 3
-ATTEMPTS_FILE = ".analysis-runs"
+#: ``errno`` values meaning "no space": the run is retried when space returns.
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write *data* to *path* atomically (temporary file, fsync, rename), mode 0600."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # 0600
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def set_digest(sop_instance_uids: Sequence[str]) -> str:
@@ -106,14 +137,6 @@ def _unusable(
     )
 
 
-def _sop_instance_uids(outputs: dict[str, Any]) -> dict[str, str]:
-    """SOP Instance UID of every DICOM output file, by path (one header read each)."""
-    patient = [entry["dcm"] for entry in outputs.get("patient", {}).values()]
-    paths = [outputs["sr"], *outputs["seg"], outputs["report_dcm"], *outputs.get("sc", [])]
-    paths += patient
-    return {p: str(pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID) for p in paths if p}
-
-
 class AnalysisWorker:
     """Runs the analysis of one study at a time (call :meth:`run` from a worker thread).
 
@@ -130,7 +153,7 @@ class AnalysisWorker:
     """
 
     def __init__(
-        self, store: JobStore, settings: Settings, storage_dir: Path, analyzer: Analyzer
+        self, store: JobStore, settings: Settings, storage_dir: Path, analyzer: AnalysisEngine
     ) -> None:
         self.store = store
         self.settings = settings
@@ -152,65 +175,53 @@ class AnalysisWorker:
         ):
             return StudyOutcome(job_id, None)
         version = study.version + 1
-        interrupted = self._count_attempt(job_id)
-        if interrupted >= MAX_INTERRUPTED_RUNS:
-            # A photo that crashes the process (a native decoder or encoder aborting) would
-            # otherwise be re-analysed after every restart, forever.
-            logger.error("job %d: analysis was interrupted %d times; failed", job_id, interrupted)
+        logger.info("job %d: analysing %d instance(s)", job_id, study.instance_count)
+        try:
+            return self._process(job_id, study.study_instance_uid, version, started)
+        except OSError as exc:
+            if exc.errno not in _NO_SPACE:
+                return self._fail(job_id, version, exc, started)
+            logger.error(
+                "job %d: no disk space for the results; retried when space returns", job_id
+            )
             self.store.transition(
                 job_id,
                 StudyState.FAILED,
                 from_states=[StudyState.ANALYSING],
                 expected_version=version,
                 error=(
-                    f"analysis was interrupted {interrupted} times (the service crashed or was "
-                    "killed while analysing this study); not retried automatically"
+                    "no disk space left for the results (OSError ENOSPC); "
+                    "retried when space returns"
                 ),
+                failure_kind=FailureKind.DISK_FULL,
             )
             return StudyOutcome(job_id, StudyState.FAILED, duration_s=time.monotonic() - started)
-        logger.info("job %d: analysing %d instance(s)", job_id, study.instance_count)
-        try:
-            outcome = self._process(job_id, study.study_instance_uid, version, started)
         except Exception as exc:
-            # Reason without patient data: the exception type and our own message.
-            reason = (
-                f"{type(exc).__name__}: {exc}"
-                if isinstance(exc, DermNodeError)
-                else (f"internal error ({type(exc).__name__})")
-            )
-            logger.exception("job %d: analysis failed", job_id)
-            self.store.transition(
-                job_id,
-                StudyState.FAILED,
-                from_states=[StudyState.ANALYSING],
-                expected_version=version,
-                error=reason,
-            )
-            self._finished_run(job_id)
-            return StudyOutcome(job_id, StudyState.FAILED, duration_s=time.monotonic() - started)
-        self._finished_run(job_id)  # not reached when the process dies mid-run
-        return outcome
+            return self._fail(job_id, version, exc, started)
 
-    def _count_attempt(self, job_id: int) -> int:
-        """Record the start of a run; return how many earlier runs never finished.
-
-        The marker file is removed when a run ends (in any state) and when the limit is hit,
-        so ``dermnode jobs retry`` of such a study starts with a clean count.
-        """
-        marker = self.results_dir / f"job-{job_id}" / ATTEMPTS_FILE
-        try:
-            before = int(marker.read_text(encoding="ascii").strip() or 0)
-        except (FileNotFoundError, ValueError):
-            before = 0
-        if before >= MAX_INTERRUPTED_RUNS:
-            marker.unlink(missing_ok=True)
-            return before
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(str(before + 1), encoding="ascii")
-        return before
-
-    def _finished_run(self, job_id: int) -> None:
-        (self.results_dir / f"job-{job_id}" / ATTEMPTS_FILE).unlink(missing_ok=True)
+    def _fail(self, job_id: int, version: int, exc: Exception, started: float) -> StudyOutcome:
+        # Reason without patient data: the exception type and, for our own errors (whose
+        # messages never quote values), the message.
+        reason = (
+            f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, DermNodeError)
+            else f"internal error ({type(exc).__name__})"
+        )
+        # The frames only: exception messages of third-party code may quote element values.
+        logger.error(
+            "job %d: analysis failed (%s)\n%s",
+            job_id,
+            type(exc).__name__,
+            "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
+        )
+        self.store.transition(
+            job_id,
+            StudyState.FAILED,
+            from_states=[StudyState.ANALYSING],
+            expected_version=version,
+            error=reason,
+        )
+        return StudyOutcome(job_id, StudyState.FAILED, duration_s=time.monotonic() - started)
 
     # -- steps ----------------------------------------------------------------------------
 
@@ -270,7 +281,7 @@ class AnalysisWorker:
                 images.append(_unusable(desc.source, shape, str(exc), desc))
         result = AnalysisResult(images=tuple(images))
         digest = set_digest([i.sop_instance_uid for i in instances])
-        out_dir = self.results_dir / f"job-{job_id}" / digest
+        out_dir = private_dir(self.results_dir / f"job-{job_id}" / digest)
         photos: list[npt.NDArray[np.uint8] | None] = [
             item[0] if not isinstance(item, ImageResult) and item[0].dtype == np.uint8 else None
             for item in items
@@ -285,7 +296,7 @@ class AnalysisWorker:
         date = study_date(info, dt.date.fromtimestamp(min(i.received_at for i in instances)))
         progress = self.progress.link(result, info, date)
         has_progress = any(p is not None for p in progress)
-        outputs = write_outputs(
+        written = write_result_set(
             result,
             sources,
             out_dir,
@@ -294,45 +305,24 @@ class AnalysisWorker:
             progress=progress if has_progress else None,
             patient_languages=self._patient_languages(),
         )
-        doc = result.to_json(outputs)
+        doc = result.to_json(written.to_json(want_sc))
         for image_doc, prior in zip(doc["images"], progress, strict=True):
             if prior is not None:
                 image_doc["progress"] = comparison_json(prior.comparison)
-        (out_dir / "result.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
-        current = self.store.get_study(job_id)
-        if current is None or current.version != version:
-            # A late instance re-opened the study while we worked: do not queue results that
-            # are already superseded; the study is analysed again with every instance.
-            logger.info("job %d: study changed during analysis; results not queued", job_id)
-            duration = time.monotonic() - started
-            return StudyOutcome(job_id, StudyState.RECEIVED, len(images), 0, 0, duration)
-        uids = _sop_instance_uids(outputs)
-        sr_uid = uids.get(outputs["sr"]) if outputs["sr"] else None
-        self.store.record_results(job_id, index_rows(result, info, date, digest, sr_uid))
+        write_private(out_dir / "result.json", json.dumps(doc, indent=1).encode("utf-8"))
         comparisons = [p.comparison if p is not None else None for p in progress]
-        queued = self._enqueue(
-            uids,
-            job_id,
-            study_uid,
-            digest,
-            out_dir,
-            result,
-            info,
-            outputs,
-            comparisons if has_progress else [],
+        deliveries = self._deliveries(
+            job_id, digest, out_dir, result, info, written, comparisons if has_progress else []
         )
+        sr = written.sr
+        rows = index_rows(result, info, date, digest, None if sr is None else sr.sop_instance_uid)
         state = StudyState.ENCODED
-        if not self.store.transition(
-            job_id,
-            state,
-            from_states=[StudyState.ANALYSING],
-            expected_version=version,
-            result_path=str(out_dir),
-        ):
+        if not self.store.hand_off(job_id, version, deliveries, rows, str(out_dir)):
             # A late instance re-opened the study while we worked: it will be analysed
-            # again with the new instance; what we queued is superseded, not mixed.
-            logger.info("job %d: study changed during analysis; re-queued", job_id)
+            # again with every instance; nothing of this superseded run was queued.
+            logger.info("job %d: study changed during analysis; results not queued", job_id)
             state = StudyState.RECEIVED
+            deliveries = []
         usable = sum(1 for i in result.images if i.quality.usable)
         duration = time.monotonic() - started
         logger.info(
@@ -340,10 +330,10 @@ class AnalysisWorker:
             job_id,
             len(images),
             usable,
-            queued,
+            len(deliveries),
             duration,
         )
-        return StudyOutcome(job_id, state, len(images), usable, queued, duration)
+        return StudyOutcome(job_id, state, len(images), usable, len(deliveries), duration)
 
     def _patient_languages(self) -> tuple[str, ...]:
         """The site's patient-report language first, then those destinations override to."""
@@ -355,79 +345,63 @@ class AnalysisWorker:
         ]
         return tuple(dict.fromkeys(wanted))
 
-    def _enqueue(
+    def _deliveries(
         self,
-        uids: dict[str, str],
         job_id: int,
-        study_uid: str,
         digest: str,
         out_dir: Path,
         result: AnalysisResult,
         study: StudyInfo,
-        outputs: dict[str, Any],
+        written: ResultSet,
         comparisons: Sequence[Comparison | None],
-    ) -> int:
-        dicom_files = [outputs["sr"], *outputs["seg"], outputs["report_dcm"]]
-        dicom_files = [p for p in dicom_files if p]
-        sc_files = list(outputs.get("sc", []))
-        patient = outputs.get("patient", {})
-        n = 0
+    ) -> list[NewDelivery]:
+        """Every object x destination, then one notice per HL7 endpoint."""
+        out: list[NewDelivery] = []
+        base = [
+            f for f in written.files if f.kind not in (OutputKind.SC, OutputKind.PATIENT_REPORT)
+        ]
+        sc = written.of_kind(OutputKind.SC)
         for dest in self.settings.destinations:
-            mine = patient.get(dest.patient_language or self.settings.report.language, {})
-            extra = [mine["dcm"]] if mine.get("dcm") else []
-            for path in dicom_files + (sc_files if dest.secondary_capture else []) + extra:
-                self.store.enqueue(
-                    OutboxKind.DICOM,
-                    dest.name,
-                    study_id=job_id,
-                    study_instance_uid=study_uid,
-                    payload_path=path,
-                    payload_ref=uids[path],
-                    dedup_key=uids[path],
-                )
-                n += 1
-        if self.settings.hl7:
-            sr_uid = uids.get(outputs["sr"]) if outputs["sr"] else None
-            seg_uids = [uids[p] for p in outputs["seg"]]
-            pdf = Path(outputs["pdf"]).read_bytes()
-            for ep in self.settings.hl7:
-                path = out_dir / f"oru-{ep.name}.hl7"
-                meta = out_dir / f"oru-{ep.name}.json"
-                error: str | None = None
-                if not meta.exists():  # built once: a re-run keeps the same control ID
-                    control_id = new_control_id()
-                    try:
-                        msg = build_oru(
-                            result,
-                            study,
-                            ep,
-                            control_id=control_id,
-                            sr_uid=sr_uid,
-                            seg_uids=seg_uids,
-                            pdf=pdf,
-                            progress=comparisons,
-                            observed_at=datetime.now(UTC),
-                        )
-                        path.write_bytes(msg.encode())
-                    except EncodingError as exc:
-                        error = str(exc)  # names the field, never the value
-                    meta.write_text(
-                        json.dumps({"control_id": control_id, "error": error}), encoding="utf-8"
+            # the patient report in the destination's language (or the site's)
+            patient = written.patient_report(dest.patient_language or self.settings.report.language)
+            extra = [] if patient is None else [patient]
+            for f in base + (sc if dest.secondary_capture else []) + extra:
+                out.append(
+                    NewDelivery(
+                        OutboxKind.DICOM,
+                        dest.name,
+                        payload_path=str(f.path),
+                        payload_ref=f.sop_instance_uid,
+                        dedup_key=f.sop_instance_uid,
                     )
-                info = json.loads(meta.read_text(encoding="utf-8"))
-                item = self.store.enqueue(
+                )
+        for ep in self.settings.hl7:
+            path = out_dir / f"oru-{ep.name}.hl7"
+            error: str | None = None
+            control_id = ""
+            try:
+                msg = build_notice(
+                    result,
+                    study,
+                    ep,
+                    written,
+                    result_set=digest,
+                    progress=comparisons,
+                    observed_at=datetime.now(UTC),
+                )
+                control_id = msg.control_id
+                write_private(path, msg.encode())
+            except EncodingError as exc:
+                error = f"EncodingError: {exc}"  # names the field, never the value
+                logger.error("job %d: HL7 notice for %s cannot be encoded", job_id, ep.name)
+            out.append(
+                NewDelivery(
                     OutboxKind.HL7,
                     ep.name,
-                    study_id=job_id,
-                    study_instance_uid=study_uid,
                     payload_path=str(path),
-                    payload_ref=info["control_id"],
+                    payload_ref=control_id or None,
                     dedup_key=digest,
+                    dead_error=error,
                 )
-                if info.get("error"):
-                    logger.error("job %d: HL7 notice for %s cannot be encoded", job_id, ep.name)
-                    current = self.store.get_outbox(item)
-                    if current is not None and current.state == "pending":
-                        self.store.mark_failed(item, retryable=False, error=info["error"])
-                n += 1
-        return n
+            )
+        return out

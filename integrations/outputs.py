@@ -16,6 +16,10 @@ Files (DESIGN.md §5 ``outputs``)::
 N is the 1-based position of the photo in the result. Photos without a DICOM source (an
 ordinary image file) get no DICOM objects; they still get their page in the PDF. Files are
 written to a temporary name and renamed, so a crash never leaves half a file behind.
+
+:func:`write_result_set` returns what it wrote as typed values (:class:`OutputFile`: kind,
+path, SOP Class UID, SOP Instance UID; the PDF bytes), so the service never reads an output
+back; :func:`write_outputs` is the same as the JSON ``outputs`` object.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import os
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +50,100 @@ from integrations.secondary_capture import build_secondary_capture
 from integrations.study import StudyInfo
 from integrations.uids import OutputUids
 
-__all__ = ["decode_photo", "write_outputs"]
+__all__ = [
+    "OutputFile",
+    "OutputKind",
+    "ResultSet",
+    "decode_photo",
+    "write_outputs",
+    "write_result_set",
+]
 
 logger = logging.getLogger(__name__)
 
 
 #: File name suffix per Segmentation content label (``seg-N.dcm``, ``seg-N-maps.dcm`` ...).
 _SEG_SUFFIX = {"ZONES": "", "MAPS": "-maps", "LEVELS": "-levels"}
+
+
+class OutputKind(StrEnum):
+    """What a DICOM output file is."""
+
+    SR = "sr"
+    SEG = "seg"
+    REPORT = "report_dcm"
+    SC = "sc"
+    #: The patient report as Encapsulated PDF (one per language).
+    PATIENT_REPORT = "patient_dcm"
+
+
+@dataclass(frozen=True, slots=True)
+class OutputFile:
+    """One DICOM object written: what it is, where, and its identity."""
+
+    kind: OutputKind
+    path: Path
+    sop_class_uid: str
+    sop_instance_uid: str
+    #: The language of a patient report (``en``, ``ko``); None for the other kinds.
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResultSet:
+    """Everything :func:`write_result_set` wrote for one analysis result.
+
+    ``files`` are the DICOM objects in writing order (SEGs and SCs per photo, then the SR,
+    then the Encapsulated PDF); ``pdf_path``/``pdf`` the readable report.
+    """
+
+    files: tuple[OutputFile, ...]
+    pdf_path: Path
+    pdf: bytes
+    #: The patient report PDF per language, the first requested language first.
+    patient_pdfs: tuple[tuple[str, Path], ...] = ()
+
+    def patient_report(self, language: str) -> OutputFile | None:
+        """The patient report object in *language*, if one was written."""
+        return next(
+            (f for f in self.of_kind(OutputKind.PATIENT_REPORT) if f.language == language), None
+        )
+
+    def of_kind(self, kind: OutputKind) -> list[OutputFile]:
+        """The files of one kind, in order."""
+        return [f for f in self.files if f.kind is kind]
+
+    @property
+    def sr(self) -> OutputFile | None:
+        """The SR, when any photo had a DICOM source."""
+        return next(iter(self.of_kind(OutputKind.SR)), None)
+
+    def to_json(self, secondary_capture: bool = False) -> dict[str, Any]:
+        """The ``outputs`` object of the JSON result (DESIGN.md §5)."""
+
+        def one(kind: OutputKind) -> str | None:
+            files = self.of_kind(kind)
+            return str(files[0].path) if files else None
+
+        doc: dict[str, Any] = {
+            "sr": one(OutputKind.SR),
+            "seg": [str(f.path) for f in self.of_kind(OutputKind.SEG)],
+            "pdf": str(self.pdf_path),
+            "report_dcm": one(OutputKind.REPORT),
+        }
+        if secondary_capture:
+            doc["sc"] = [str(f.path) for f in self.of_kind(OutputKind.SC)]
+        for n, (language, pdf_path) in enumerate(self.patient_pdfs):
+            dcm = self.patient_report(language)
+            entry = {"pdf": str(pdf_path), "dcm": None if dcm is None else str(dcm.path)}
+            doc.setdefault("patient", {})[language] = entry
+            if n == 0:
+                doc["patient_pdf"], doc["patient_dcm"] = entry["pdf"], entry["dcm"]
+        return doc
+
+
+def _file(kind: OutputKind, ds: Dataset, path: Path, language: str | None = None) -> OutputFile:
+    return OutputFile(kind, path, str(ds.SOPClassUID), str(ds.SOPInstanceUID), language)
 
 
 def decode_photo(ds: Dataset) -> npt.NDArray[np.uint8] | None:
@@ -110,6 +203,39 @@ def write_outputs(
     patient_languages: Sequence[str] = (),
     treatment: TreatmentSupport | None = None,
 ) -> dict[str, Any]:
+    """Write SR, SEG, PDF and Encapsulated PDF of *result*; return the JSON ``outputs``.
+
+    The same as :func:`write_result_set` (see there for the parameters), with the result
+    as ``{"sr": path | None, "seg": [paths], "pdf": path, "report_dcm": path | None}`` (and
+    ``"sc": [paths]`` when asked; with a patient report also ``"patient_pdf"``,
+    ``"patient_dcm"`` (first language) and ``"patient": {language: {"pdf", "dcm"}}``).
+    """
+    written = write_result_set(
+        result,
+        sources,
+        out_dir,
+        study_version=study_version,
+        photos=photos,
+        secondary_capture=secondary_capture,
+        progress=progress,
+        patient_languages=patient_languages,
+        treatment=treatment,
+    )
+    return written.to_json(secondary_capture)
+
+
+def write_result_set(
+    result: AnalysisResult,
+    sources: Sequence[Dataset | None],
+    out_dir: Path,
+    *,
+    study_version: int = 1,
+    photos: Sequence[npt.NDArray[np.uint8] | None] | None = None,
+    secondary_capture: bool = False,
+    progress: Sequence[PriorView | None] | None = None,
+    patient_languages: Sequence[str] = (),
+    treatment: TreatmentSupport | None = None,
+) -> ResultSet:
     """Write SR, SEG, PDF and Encapsulated PDF of *result* into *out_dir*.
 
     Parameters
@@ -142,11 +268,8 @@ def write_outputs(
 
     Returns
     -------
-    dict
-        ``{"sr": path | None, "seg": [paths], "pdf": path, "report_dcm": path | None}`` (and
-        ``"sc": [paths]`` when asked), the ``outputs`` object of the JSON result; with a
-        patient report also ``"patient_pdf"``, ``"patient_dcm"`` (first language) and
-        ``"patient": {language: {"pdf": path, "dcm": path | None}}``.
+    ResultSet
+        The DICOM objects written (kind, path, SOP Class and Instance UID) and the PDF.
 
     Raises
     ------
@@ -166,9 +289,7 @@ def write_outputs(
         photos = [decode_photo(ds) if ds is not None else None for _, ds in pairs]
     dicom_pairs = [(i, img, ds) for i, (img, ds) in enumerate(pairs) if ds is not None]
     equipment = Equipment.of(result)
-    outputs: dict[str, Any] = {"sr": None, "seg": [], "pdf": None, "report_dcm": None}
-    if secondary_capture:
-        outputs["sc"] = []
+    files: list[OutputFile] = []
     study: StudyInfo | None = None
     if dicom_pairs:
         first = dicom_pairs[0][2]
@@ -196,14 +317,14 @@ def write_outputs(
                 suffix = _SEG_SUFFIX.get(str(seg.dataset.get("ContentLabel", "")), "")
                 path = out_dir / f"seg-{index + 1}{suffix}.dcm"
                 _save(seg.dataset, path)
-                outputs["seg"].append(str(path))
+                files.append(_file(OutputKind.SEG, seg.dataset, path))
             if secondary_capture and (image.zones or image.maps):
                 sc = build_secondary_capture(
                     image, ds, photos[index], uids, equipment, instance_number=index + 1
                 )
                 path = out_dir / f"sc-{index + 1}.dcm"
                 _save(sc, path)
-                outputs["sc"].append(str(path))
+                files.append(_file(OutputKind.SC, sc, path))
         comparisons: list[Comparison | None] | None = None
         if progress is not None:
             views = [progress[i] for i, _, _ in dicom_pairs]
@@ -217,37 +338,35 @@ def write_outputs(
         )
         sr_path = out_dir / "sr.dcm"
         _save(sr, sr_path)
-        outputs["sr"] = str(sr_path)
+        files.append(_file(OutputKind.SR, sr, sr_path))
     pdf = render_report(result, study, photos, progress=progress, treatment=treatment)
     pdf_path = out_dir / "report.pdf"
     _save_bytes(pdf, pdf_path)
-    outputs["pdf"] = str(pdf_path)
     if dicom_pairs:
         doc = encapsulated_pdf(pdf, dicom_pairs[0][2], uids, equipment)
         set_series_date_time(doc)
         doc_path = out_dir / "report.dcm"
         _save(doc, doc_path)
-        outputs["report_dcm"] = str(doc_path)
+        files.append(_file(OutputKind.REPORT, doc, doc_path))
+    patient_pdfs: list[tuple[str, Path]] = []
     for n, language in enumerate(dict.fromkeys(patient_languages)):
         stem = "patient-report" if n == 0 else f"patient-report-{language}"
         patient = render_patient_report(result, study, photos, progress=progress, language=language)
         patient_path = out_dir / f"{stem}.pdf"
         _save_bytes(patient, patient_path)
-        entry: dict[str, str | None] = {"pdf": str(patient_path), "dcm": None}
+        patient_pdfs.append((language, patient_path))
         if dicom_pairs:
             pdoc = encapsulated_pdf(
                 patient, dicom_pairs[0][2], uids, equipment, audience="patient", language=language
             )
             pdoc_path = out_dir / f"{stem}.dcm"
             _save(pdoc, pdoc_path)
-            entry["dcm"] = str(pdoc_path)
-        outputs.setdefault("patient", {})[language] = entry
-        if n == 0:
-            outputs["patient_pdf"], outputs["patient_dcm"] = entry["pdf"], entry["dcm"]
+            files.append(_file(OutputKind.PATIENT_REPORT, pdoc, pdoc_path, language))
+    written = ResultSet(tuple(files), pdf_path, pdf, tuple(patient_pdfs))
     logger.info(
         "wrote outputs: %d DICOM photo(s), %d segmentation(s), sr=%s",
         len(dicom_pairs),
-        len(outputs["seg"]),
-        outputs["sr"] is not None,
+        len(written.of_kind(OutputKind.SEG)),
+        written.sr is not None,
     )
-    return outputs
+    return written

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from config.settings import Settings
-from dicom_node.app import RunningNode, start_node
+from dicom_node.node import RunningNode, start_node
 from tests.peers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]

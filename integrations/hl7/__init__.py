@@ -12,7 +12,9 @@ from integrations.hl7.mllp import MllpClient, check_ack, frame, parse_ack, ssl_c
 from integrations.hl7.oru import (
     OruMessage,
     ResultStatus,
+    build_notice,
     build_oru,
+    derive_control_id,
     new_control_id,
     result_status_for,
 )
@@ -27,9 +29,11 @@ __all__ = [
     "MllpClient",
     "OruMessage",
     "ResultStatus",
+    "build_notice",
     "build_oru",
     "check_ack",
     "deliver",
+    "derive_control_id",
     "escape",
     "frame",
     "new_control_id",

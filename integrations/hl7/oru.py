@@ -35,6 +35,7 @@ endpoint the groups the charset cannot hold are left out when an alphabetic grou
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import re
 import unicodedata
@@ -44,7 +45,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.core import Component, Message
@@ -58,13 +59,18 @@ from integrations.errors import EncodingError
 from integrations.hl7.escape import escape
 from integrations.study import StudyInfo
 
+if TYPE_CHECKING:
+    from integrations.outputs import ResultSet
+
 __all__ = [
     "CODING_SCHEME",
     "HL7_VERSION",
     "OruMessage",
     "ResultStatus",
     "build_oru",
+    "build_notice",
     "codec_for_charset",
+    "derive_control_id",
     "new_control_id",
     "result_status_for",
 ]
@@ -132,6 +138,20 @@ def codec_for_charset(charset: str) -> str:
 def new_control_id() -> str:
     """A new random message control ID (MSH-10): 20 hexadecimal characters."""
     return uuid.uuid4().hex[:_CONTROL_ID_MAX]
+
+
+def derive_control_id(*parts: str) -> str:
+    """A deterministic message control ID (MSH-10) from *parts*: 20 hexadecimal characters.
+
+    The service derives it, like its UIDs, from what identifies the notice (Study Instance
+    UID, result-set digest, algorithm version, endpoint name): a re-run after a crash builds
+    the same notice with the same control ID, so the EMR can recognise a repeat, and no
+    side file is needed to keep it.
+    """
+    if not parts or not all(parts):
+        raise ValueError("parts must be non-empty strings")
+    digest = hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
+    return digest[:_CONTROL_ID_MAX]
 
 
 def result_status_for(result: AnalysisResult) -> ResultStatus:
@@ -770,3 +790,36 @@ def build_oru(
         raise EncodingError(f"ORU {control_id}: hl7apy rejected the message: {detail}") from exc
     logger.debug("built ORU %s: %d OBX, status %s", control_id, len(rows), status.value)
     return OruMessage(control_id=control_id, text=text + "\r", charset=endpoint.charset)
+
+
+def build_notice(
+    result: AnalysisResult,
+    study: StudyInfo,
+    endpoint: Hl7EndpointSettings,
+    written: ResultSet,
+    *,
+    result_set: str,
+    observed_at: datetime,
+    progress: Sequence[Comparison | None] = (),
+) -> OruMessage:
+    """The ORU^R01 announcing a written result set to one endpoint (the service's notice).
+
+    The SR and SEG UIDs and the PDF come from *written* (what
+    :func:`integrations.outputs.write_result_set` returned); MSH-10 is
+    :func:`derive_control_id` of the Study Instance UID, *result_set* (the digest naming the
+    set), the algorithm version and the endpoint name. Raises as :func:`build_oru`.
+    """
+    sr = written.sr
+    return build_oru(
+        result,
+        study,
+        endpoint,
+        control_id=derive_control_id(
+            study.study_instance_uid, result_set, result.algorithm_version, endpoint.name
+        ),
+        sr_uid=None if sr is None else sr.sop_instance_uid,
+        seg_uids=[f.sop_instance_uid for f in written.files if f.kind == "seg"],
+        pdf=written.pdf,
+        progress=progress,
+        observed_at=observed_at,
+    )

@@ -46,7 +46,8 @@ def test_wheel_installs_and_imports_outside_the_repository(tmp_path: Path) -> No
     )
     code = (
         "import dicom_node, analysis, integrations, config, analysis.measures, "
-        "integrations.hl7, integrations.report, dicom_node.cli\n"
+        "integrations.hl7, integrations.report, dicom_node.cli, dicom_node.store, "
+        "dicom_node.service\n"
         "import pathlib\n"
         "for m in (dicom_node, analysis, integrations, config):\n"
         "    assert 'site-packages' in m.__file__, m.__file__\n"

@@ -42,7 +42,6 @@ def test_jobs_list_show_retry_print_no_patient_data(tmp_path: Path, capsys) -> N
                 received_at=0,
                 calling_ae="PACS",
                 called_ae="DERM_DERMO",
-                patient_name="PHI^SENTINEL",
                 patient_id="PHISENTINELID",
             )
         )

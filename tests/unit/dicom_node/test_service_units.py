@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -21,16 +20,22 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset
 
+import dicom_node.retention as retention_mod
 from analysis.pipeline import Analyzer
 from analysis.types import ImageDescription, ImageResult
 from config.settings import Settings
 from dicom_node.delivery import Deliverer
 from dicom_node.demo import synthetic_closeup
+from dicom_node.grouping import StudyGrouper
+from dicom_node.metrics import ServiceSnapshot, render_metrics
+from dicom_node.recovery import recover
+from dicom_node.retention import SpoolRetention
 from dicom_node.service import Service
 from dicom_node.store import InstanceRecord, JobStore, OutboxKind, OutboxState, StudyState
 from dicom_node.worker import AnalysisWorker
 from integrations.errors import Hl7DeliveryError, PacsDeliveryError
 from integrations.hl7.transport import AckResult
+from integrations.pacs_export import send_files
 from tests.dicomdata import VL_PHOTOGRAPHIC, make_image, save
 from tests.peers import free_port
 
@@ -302,7 +307,7 @@ def test_late_instance_after_delivery_supersedes_with_new_uids(
 
 
 def test_hl7_waits_for_the_pacs_then_ae_is_retried_and_ar_dead_letters(
-    tmp_path: Path, store: JobStore, analyzer: Analyzer, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, store: JobStore, analyzer: Analyzer
 ) -> None:
     cfg = settings(tmp_path)
     record(store, photo_ds(STUDY, 1, 1), tmp_path / "spool")
@@ -310,20 +315,15 @@ def test_hl7_waits_for_the_pacs_then_ae_is_retried_and_ar_dead_letters(
     assert AnalysisWorker(store, cfg, tmp_path / "var", analyzer).run(job).state is (
         StudyState.ENCODED
     )
-    import dicom_node.delivery as delivery
-
-    real_send = delivery.send_files
     pacs_down = {"on": True}
 
     def flaky_send(dest: Any, paths: Any, *a: Any, **kw: Any) -> Any:
         if pacs_down["on"]:
             raise PacsDeliveryError("association refused", retryable=True)
-        return real_send(dest, paths, *a, **kw)
+        return send_files(dest, paths, *a, **kw)
 
-    monkeypatch.setattr(delivery, "send_files", flaky_send)
     emr = FakeEmr(["AE", "AA"])
-    deliverer = Deliverer(store, cfg)
-    deliverer._transports["emr"] = emr
+    deliverer = Deliverer(store, cfg, pacs_sender=flaky_send, hl7_transports=lambda ep: emr)
 
     deliverer.run_due()
     assert emr.sent == []  # nothing told to the EMR while the PACS has nothing
@@ -370,8 +370,8 @@ def test_per_source_stable_after_s_is_honoured(tmp_path: Path, store: JobStore) 
             {"ae_title": "PLAIN"},  # node.stable_after_s = 5
         ],
     )
-    service = Service(cfg, tmp_path / "var", analyzer=SimpleNamespace(device="cpu"))  # type: ignore[arg-type]
-    service.node = SimpleNamespace(store=store)  # type: ignore[assignment]
+    queued: list[int] = []
+    service = StudyGrouper(store, cfg, queued.append)
     t0 = 1000.0
     uids = {}
     for n, ae in enumerate(("FAST", "SLOW", "PLAIN"), 1):
@@ -389,6 +389,7 @@ def test_per_source_stable_after_s_is_honoured(tmp_path: Path, store: JobStore) 
     assert service.check_stable(now=t0 + 99) == 0
     assert service.check_stable(now=t0 + 100.1) == 1
     assert states()["SLOW"] == "ready"
+    assert sorted(set(queued)) == store.study_ids(StudyState.READY)  # each handed on
 
 
 def test_per_listening_ae_stable_after_s_is_honoured(tmp_path: Path, store: JobStore) -> None:
@@ -400,8 +401,7 @@ def test_per_listening_ae_stable_after_s_is_honoured(tmp_path: Path, store: JobS
     node = cfg.node.model_dump() | {"additional_ae_titles": listening}
     cfg = settings(tmp_path, node=node, sources=[s.model_dump() for s in cfg.sources])
     assert cfg.node.listening_ae_titles == ["DERMNODE", "DERM_QUICK", "DERM_PLAIN"]
-    service = Service(cfg, tmp_path / "var", analyzer=SimpleNamespace(device="cpu"))  # type: ignore[arg-type]
-    service.node = SimpleNamespace(store=store)  # type: ignore[assignment]
+    service = StudyGrouper(store, cfg, lambda job_id: None)
     t0 = 1000.0
     cases = {  # (calling, called) -> quiet period expected
         "quick": ("PACS", "DERM_QUICK"),  # the listening AE's 1 s
@@ -440,8 +440,7 @@ def test_retention_removes_finished_studies_spool_once_and_keeps_the_rest(
     tmp_path: Path, store: JobStore, monkeypatch: pytest.MonkeyPatch, caplog
 ) -> None:
     cfg = settings(tmp_path, retention={"spool_days": 1})
-    service = Service(cfg, tmp_path / "var", analyzer=SimpleNamespace(device="cpu"))  # type: ignore[arg-type]
-    service.node = SimpleNamespace(store=store)  # type: ignore[assignment]
+    retention = SpoolRetention(store, cfg.retention)
     spool = tmp_path / "spool"
     uids = {name: f"1.2.826.0.1.3680043.8.498.55{n}" for n, name in enumerate("ABCD", 1)}
     for n, uid in enumerate(uids.values(), 1):
@@ -455,12 +454,10 @@ def test_retention_removes_finished_studies_spool_once_and_keeps_the_rest(
         return sum(Path(i.path).exists() for i in store.instances_of(uids[name]))
 
     day = 86400.0
-    assert service.retention(now=time.time() + 0.5 * day) == 0  # finished less than 1 day ago
+    assert retention.run(now=time.time() + 0.5 * day) == 0  # finished less than 1 day ago
     assert [on_disk(n) for n in "ABCD"] == [2, 2, 2, 2]
 
     # One file cannot be removed (permissions): the others go, it is retried next run.
-    import dicom_node.service as service_mod
-
     real_unlink = os.unlink
     stuck = store.instances_of(uids["B"])[0].path
 
@@ -471,19 +468,19 @@ def test_retention_removes_finished_studies_spool_once_and_keeps_the_rest(
 
     # os.unlink is patched only around each retention call (it is process-wide).
     with monkeypatch.context() as mp:
-        mp.setattr(service_mod.os, "unlink", unlink)
-        assert service.retention(now=time.time() + 2 * day) == 3
+        mp.setattr(retention_mod.os, "unlink", unlink)
+        assert retention.run(now=time.time() + 2 * day) == 3
     assert [on_disk(n) for n in "ABCD"] == [0, 1, 2, 2]  # failed and received studies kept
     assert "could not be removed (PermissionError)" in caplog.text
-    assert service.retention(now=time.time() + 2 * day) == 1
+    assert retention.run(now=time.time() + 2 * day) == 1
     assert [on_disk(n) for n in "ABCD"] == [0, 0, 2, 2]
     removed = store.instances_of(uids["A"]) + store.instances_of(uids["B"])
     assert all(i.spool_removed_at is not None for i in removed)
     # Every later run looks only at what is left: nothing to unlink.
     calls: list[str] = []
     with monkeypatch.context() as mp:
-        mp.setattr(service_mod.os, "unlink", lambda p: calls.append(p))
-        assert service.retention(now=time.time() + 3 * day) == 0 and calls == []
+        mp.setattr(retention_mod.os, "unlink", lambda p: calls.append(p))
+        assert retention.run(now=time.time() + 3 * day) == 0 and calls == []
 
 
 def test_a_study_reopened_after_retention_says_which_photos_are_gone(
@@ -492,15 +489,14 @@ def test_a_study_reopened_after_retention_says_which_photos_are_gone(
     """A late photo re-opens a study whose spool was removed: the new photo is analysed, the
     removed one is reported not usable with the reason, and the study is not failed."""
     cfg = settings(tmp_path, retention={"spool_days": 30})
-    service = Service(cfg, tmp_path / "var", analyzer=SimpleNamespace(device="cpu"))  # type: ignore[arg-type]
-    service.node = SimpleNamespace(store=store)  # type: ignore[assignment]
+    retention = SpoolRetention(store, cfg.retention)
     spool = tmp_path / "spool"
     first = record(store, photo_ds(STUDY, 1, 1), spool)
     job = make_ready(store)
     worker = AnalysisWorker(store, cfg, tmp_path / "var", analyzer)
     assert worker.run(job).state is StudyState.ENCODED
     assert store.transition(job, StudyState.NOTIFIED)
-    assert service.retention(now=time.time() + 31 * 86400) == 1
+    assert retention.run(now=time.time() + 31 * 86400) == 1
 
     late = record(store, photo_ds(STUDY, 2, 2), spool)  # 31 days later, say
     assert store.get_study(job).state is StudyState.RECEIVED  # type: ignore[union-attr]
@@ -570,30 +566,53 @@ def test_graceful_stop_finishes_the_running_study_and_parks_the_queued_ones(
     assert len(list((tmp_path / "emr").glob("*.hl7"))) == 3
 
 
-def test_metrics_report_states_and_queue_depths(tmp_path: Path, store: JobStore) -> None:
-    from dicom_node.metrics import render_metrics
+class IdleEngine:
+    """An engine for tests that never analyse (the service needs one to start)."""
 
-    cfg = settings(tmp_path)
-    service = Service(cfg, tmp_path / "var", analyzer=SimpleNamespace(device="cpu"))  # type: ignore[arg-type]
-    record(store, photo_ds(STUDY, 1, 1, size=16), tmp_path / "s")
-    job = make_ready(store)
-    store.enqueue(OutboxKind.DICOM, "archive", study_id=job, dedup_key="a")
-    store.enqueue(OutboxKind.DICOM, "archive", study_id=job, dedup_key="b")
-    item = store.enqueue(OutboxKind.HL7, "emr", study_id=job, dedup_key="c")
-    store.mark_failed(item, retryable=False, error="AR")
-    handler_stats = SimpleNamespace(stored=3, duplicates=1, failed=0)
-    service.node = SimpleNamespace(  # type: ignore[assignment]
-        store=store, handler=SimpleNamespace(stats=handler_stats), dicom=SimpleNamespace()
-    )
-    service.disk_free_bytes = 12345
-    text = render_metrics(service)
-    assert 'dermnode_studies{state="ready"} 1' in text
-    assert 'dermnode_studies{state="received"} 0' in text
-    assert 'dermnode_outbox{kind="dicom",state="pending"} 2' in text
-    assert 'dermnode_outbox{kind="hl7",state="dead"} 1' in text
-    assert 'dermnode_cstore_total{outcome="stored"} 3' in text
-    assert "dermnode_disk_free_bytes 12345" in text
-    assert np.isfinite(float(text.split("dermnode_analysis_seconds_count ")[1].split()[0]))
+    device = "cpu"
+
+    def analyze(self, image: Any, description: ImageDescription) -> ImageResult:
+        raise AssertionError("this test analyses nothing")
+
+
+def test_metrics_report_states_and_queue_depths(tmp_path: Path) -> None:
+    cfg = settings(tmp_path, http={"host": "127.0.0.1", "port": free_port()})
+    service = Service(cfg, tmp_path / "var", analyzer=IdleEngine(), tick_s=3600)
+    service.start()
+    try:
+        assert service.node is not None
+        store = service.node.store
+        record(store, photo_ds(STUDY, 1, 1, size=16), tmp_path / "s")
+        study = store.get_study(STUDY)
+        assert study is not None
+        job = study.id  # left 'received': the timers do not tick in this test
+        store.enqueue(OutboxKind.DICOM, "archive", study_id=job, dedup_key="a")
+        store.enqueue(OutboxKind.DICOM, "archive", study_id=job, dedup_key="b")
+        item = store.enqueue(OutboxKind.HL7, "emr", study_id=job, dedup_key="c")
+        store.mark_failed(item, retryable=False, error="AR")
+        snap = service.snapshot()
+        assert snap.healthy and snap.disk_free_bytes > 0
+        text = render_metrics(snap)
+        # ... and over HTTP, rendered from the same kind of snapshot
+        import urllib.request
+
+        assert service.http is not None
+        url = f"http://127.0.0.1:{service.http.port}"
+        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as rsp:
+            served = rsp.read().decode()
+        with urllib.request.urlopen(f"{url}/healthz", timeout=10) as rsp:
+            assert json.loads(rsp.read()) == {"status": "ok"}
+    finally:
+        service.stop()
+    for body in (text, served):
+        assert 'dermnode_studies{state="received"} 1' in body
+        assert 'dermnode_studies{state="ready"} 0' in body
+        assert 'dermnode_outbox{kind="dicom",state="pending"} 2' in body
+        assert 'dermnode_outbox{kind="hl7",state="dead"} 1' in body
+        assert 'dermnode_cstore_total{outcome="stored"} 0' in body
+        assert "dermnode_associations_active 0" in body
+        assert np.isfinite(float(body.split("dermnode_analysis_seconds_count ")[1].split()[0]))
+    assert not service.healthy()
 
 
 def test_study_reopened_while_its_analysis_runs_is_analysed_again_without_restart(
@@ -638,14 +657,18 @@ def test_a_study_that_keeps_crashing_the_service_fails_instead_of_looping(
         def analyze(self, *_a: Any) -> ImageResult:
             raise Crash
 
-    crashing = AnalysisWorker(store, cfg, tmp_path / "var", CrashingAnalyzer())  # type: ignore[arg-type]
-    for _ in range(3):  # three runs die; each restart puts the study back to ready
+    crashing = AnalysisWorker(store, cfg, tmp_path / "var", CrashingAnalyzer())
+    submitted: list[int] = []
+    for n in range(1, 4):  # three runs die; each restart's recovery counts one
         with pytest.raises(Crash):
             crashing.run(job)
-        assert store.transition(job, StudyState.READY, from_states=[StudyState.ANALYSING])
-    outcome = crashing.run(job)
+        report = recover(store, submitted.append, lambda job_id: None)
+        study = store.get_study(job)
+        assert study is not None and study.interrupted_runs == n
+        if n < 3:
+            assert report.requeued == [job] and study.state is StudyState.READY
+    assert report.failed == [job] and submitted == [job, job]
     study = store.get_study(job)
-    assert outcome.state is StudyState.FAILED
     assert study is not None and study.state is StudyState.FAILED
     assert "interrupted 3 times" in (study.error or "")
     # An administrator's retry starts with a clean count and, with a working engine, succeeds.
@@ -675,19 +698,21 @@ def test_many_waiting_notices_do_not_hide_the_objects_they_wait_for(
         now=t0 + 500,
     )
     emr = FakeEmr([])
-    deliverer = Deliverer(store, cfg)
-    deliverer._transports["emr"] = emr
+    deliverer = Deliverer(store, cfg, hl7_transports=lambda ep: emr)
     deliverer.run_due(now=t0 + 600)
     assert store.get_outbox(obj).state is OutboxState.DELIVERED  # type: ignore[union-attr]
     assert (tmp_path / "pacs" / f"{sop}.dcm").exists()
 
 
-def test_metrics_keep_large_counts_exact(tmp_path: Path) -> None:
-    from dicom_node.metrics import render_metrics
-
-    service = Service(settings(tmp_path), tmp_path / "var", analyzer=SimpleNamespace(device="cpu"))  # type: ignore[arg-type]
-    service.disk_free_bytes = 53_687_091_234
-    service.stats.seconds_sum = 1.25
-    text = render_metrics(service)
+def test_metrics_keep_large_counts_exact() -> None:
+    snap = ServiceSnapshot(
+        healthy=True,
+        disk_free_bytes=53_687_091_234,
+        analysis_seconds_sum=1.25,
+        cstore={"stored": 3, "duplicate": 1, "failed": 0},
+    )
+    text = render_metrics(snap)
     assert "dermnode_disk_free_bytes 53687091234\n" in text
     assert "dermnode_analysis_seconds_sum 1.25\n" in text
+    assert 'dermnode_cstore_total{outcome="duplicate"} 1\n' in text
+    assert "dermnode_studies" not in text  # the node has not started: no job-store rows

@@ -9,6 +9,7 @@ import pytest
 
 from config.settings import DeliverySettings
 from dicom_node.store import (
+    SCHEMA_VERSION,
     InstanceRecord,
     JobStore,
     OutboxKind,
@@ -16,6 +17,7 @@ from dicom_node.store import (
     StudyState,
     backoff_delay_s,
 )
+from dicom_node.store.db import POOL_SIZE
 
 POLICY = DeliverySettings(max_attempts=4, backoff_initial_s=5, backoff_max_s=30)
 
@@ -43,11 +45,11 @@ def rec(sop: str, study: str = "1.2.3", t: float = 100.0, **kw) -> InstanceRecor
 
 def test_wal_and_instances_are_unique(store: JobStore) -> None:
     assert store.journal_mode == "wal"
-    assert store.add_instance(rec("1.1", patient_name="김^민지")) is True
+    assert store.add_instance(rec("1.1", patient_id="김민지-7")) is True
     assert store.add_instance(rec("1.1")) is False
     assert store.count_instances() == 1
     got = store.get_instance("1.1")
-    assert got is not None and got.patient_name == "김^민지"
+    assert got is not None and got.patient_id == "김민지-7"
     study = store.get_study("1.2.3")
     assert study is not None and study.state is StudyState.RECEIVED and study.instance_count == 1
     assert store.get_study(study.id) == study
@@ -79,13 +81,13 @@ def test_backoff_is_exponential_with_a_cap() -> None:
 
 def test_outbox_retries_with_backoff_then_dies_then_can_be_requeued(store: JobStore) -> None:
     i = store.enqueue("dicom", "pacs", payload_path="/r/sr.dcm", now=1000)
-    assert [x.id for x in store.due(now=1000)] == [i]
+    assert [x.id for x in store.due_deliveries(now=1000)] == [i]
     assert (
         store.mark_failed(i, retryable=True, error="timeout", status="-", now=1000)
         is OutboxState.PENDING
     )
-    assert store.due(now=1004.9) == []
-    assert [x.id for x in store.due(now=1005)] == [i]  # 5 s after the 1st failure
+    assert store.due_deliveries(now=1004.9) == []
+    assert [x.id for x in store.due_deliveries(now=1005)] == [i]  # 5 s after the 1st failure
     assert store.mark_failed(i, retryable=True, error="timeout", now=1005) is OutboxState.PENDING
     item = store.get_outbox(i)
     assert item is not None and item.next_attempt_at == 1015 and item.attempts == 2
@@ -95,7 +97,7 @@ def test_outbox_retries_with_backoff_then_dies_then_can_be_requeued(store: JobSt
         store.mark_failed(i, retryable=True, error="0xA700", status="A700", now=1100)
         is OutboxState.DEAD
     )
-    assert store.due(now=10**9) == []
+    assert store.due_deliveries(now=10**9) == []
     dead = store.get_outbox(i)
     assert dead is not None and dead.attempts == 4 and dead.last_status == "A700"
     with pytest.raises(KeyError):
@@ -194,24 +196,110 @@ def test_spool_expired_selects_every_old_finished_study_once_marked(store: JobSt
     assert got is not None and got.spool_removed_at == 5.0
 
 
-def test_a_version_1_job_store_is_upgraded_in_place(tmp_path: Path) -> None:
-    """A store written before spool_removed_at existed opens, keeps its rows, gains it."""
+V2_INSTANCES = """CREATE TABLE instances (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, sop_instance_uid TEXT NOT NULL UNIQUE,
+    study_instance_uid TEXT NOT NULL REFERENCES studies (study_instance_uid),
+    series_instance_uid TEXT NOT NULL, sop_class_uid TEXT NOT NULL,
+    transfer_syntax_uid TEXT NOT NULL, calling_ae TEXT, called_ae TEXT, peer_host TEXT,
+    received_at REAL NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL, modality TEXT,
+    series_number INTEGER, instance_number INTEGER, patient_id TEXT,
+    issuer_of_patient_id TEXT, patient_name TEXT, patient_birth_date TEXT, patient_sex TEXT,
+    accession_number TEXT, study_date TEXT, specific_character_set TEXT%s)"""
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_job_store_is_upgraded_in_place(tmp_path: Path, version: int) -> None:
+    """A store of version 1 (no spool_removed_at) or 2 (patient columns, no crash counter)
+    opens, keeps its rows, drops the patient columns nothing reads and gains the new ones."""
     import sqlite3
 
     db = tmp_path / "old.sqlite3"
-    with JobStore(db) as s:
-        s.add_instance(rec("1.1"))
-    conn = sqlite3.connect(db)  # back to the version-1 layout: without the column
-    conn.execute("ALTER TABLE instances DROP COLUMN spool_removed_at")
-    conn.execute("PRAGMA user_version = 1")
+    conn = sqlite3.connect(db)
+    conn.executescript(
+        "CREATE TABLE studies (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " study_instance_uid TEXT NOT NULL UNIQUE, state TEXT NOT NULL DEFAULT 'received',"
+        " version INTEGER NOT NULL DEFAULT 1, calling_ae TEXT, called_ae TEXT,"
+        " created_at REAL NOT NULL, updated_at REAL NOT NULL, last_instance_at REAL NOT NULL,"
+        " result_path TEXT, error TEXT);"
+        + V2_INSTANCES % (", spool_removed_at REAL" if version == 2 else "")
+        + ";"
+    )
+    conn.execute(
+        "INSERT INTO studies VALUES (1, '1.2.3', 'failed', 4, 'PACS', NULL, 1, 2, 3, NULL, 'x')"
+    )
+    conn.execute(
+        "INSERT INTO instances (sop_instance_uid, study_instance_uid, series_instance_uid,"
+        " sop_class_uid, transfer_syntax_uid, calling_ae, received_at, path, size, patient_id,"
+        " patient_name, patient_birth_date, patient_sex, accession_number) VALUES"
+        " ('1.1', '1.2.3', '1.2.3.1', '1.2.840.10008.5.1.4.1.1.7', '1.2.840.10008.1.2.1',"
+        " 'PACS', 100, '/x/1.1.dcm', 10, 'ID7', 'PHI^SENTINEL', '19700523', 'F', 'ACC9')"
+    )
+    conn.execute(f"PRAGMA user_version = {version}")
     conn.commit()
     conn.close()
     with JobStore(db) as s:
-        assert s._conn().execute("PRAGMA user_version").fetchone()[0] == 2
+        assert s.schema_version == SCHEMA_VERSION == 3
         got = s.get_instance("1.1")
         assert got is not None and got.spool_removed_at is None and got.calling_ae == "PACS"
+        assert got.patient_id == "ID7"
         s.mark_spool_removed(["1.1"], now=7.0)
         assert s.get_instance("1.1").spool_removed_at == 7.0  # type: ignore[union-attr]
+        study = s.get_study("1.2.3")
+        assert study is not None and study.state is StudyState.FAILED
+        assert study.interrupted_runs == 0 and study.failure_kind is None
+    conn = sqlite3.connect(db)
+    cols = {r[1] for r in conn.execute("PRAGMA table_info(instances)")}
+    conn.execute("VACUUM")
+    conn.close()
+    assert not cols & {"patient_name", "patient_birth_date", "patient_sex", "accession_number"}
+    assert b"PHI^SENTINEL" not in db.read_bytes()  # gone from the file too, after VACUUM
+
+
+def test_files_are_private(tmp_path: Path) -> None:
+    db = tmp_path / "new" / "db.sqlite3"
+    with JobStore(db) as s:
+        s.add_instance(rec("1.1"))
+        assert db.stat().st_mode & 0o777 == 0o600
+        assert db.parent.stat().st_mode & 0o777 == 0o700
+        wal = db.parent / (db.name + "-wal")
+        assert wal.exists() and wal.stat().st_mode & 0o777 == 0o600
+
+
+def test_connections_stay_bounded_however_many_threads_use_the_store(store: JobStore) -> None:
+    """Each C-STORE association is a new thread: none may leave a connection behind."""
+
+    def one(k: int) -> None:
+        store.add_instance(rec(f"8.{k}"))
+        assert store.has_instance(f"8.{k}")
+
+    for k in range(50):
+        t = threading.Thread(target=one, args=(k,))
+        t.start()
+        t.join()
+    assert store.count_instances() == 50
+    assert 1 <= store.open_connections <= POOL_SIZE
+
+
+def test_recovery_counts_a_crash_only_against_the_study_being_analysed(store: JobStore) -> None:
+    for n, study in enumerate(("1.2.3", "1.2.4", "1.2.5")):
+        store.add_instance(rec(f"7.{n}", study=study))
+    a, b, c = (store.get_study(u).id for u in ("1.2.3", "1.2.4", "1.2.5"))  # type: ignore[union-attr]
+    assert store.transition(a, "analysing")  # being analysed when the process died
+    assert store.transition(b, "ready")  # queued behind it
+    assert store.transition(c, "encoded")  # its deliveries were running
+    for expected in (1, 2):
+        ready, failed = store.recover_interrupted(3, "interrupted")
+        assert (ready, failed) == ([a], [])
+        assert [store.get_study(j).interrupted_runs for j in (a, b, c)] == [expected, 0, 0]  # type: ignore[union-attr]
+        assert store.transition(a, "analysing", from_states=["ready"])
+    assert store.recover_interrupted(3, "interrupted (3)") == ([], [a])
+    study = store.get_study(a)
+    assert (
+        study is not None and study.state is StudyState.FAILED and study.error == "interrupted (3)"
+    )
+    # a hand-off resets the count: later crashes start again from zero
+    assert store.retry_job(a) == (0, True)
+    assert store.get_study(a).interrupted_runs == 0  # type: ignore[union-attr]
 
 
 def test_concurrent_writers_from_many_threads(store: JobStore) -> None:
