@@ -116,7 +116,11 @@ class NodeSettings(_Section):
     dimse_timeout_s: float = Field(default=60.0, gt=0)
     network_timeout_s: float = Field(default=60.0, gt=0)
     min_free_disk_mb: int = Field(default=500, ge=0)
-    maximum_pdu_size: int = Field(default=0, ge=0)
+    maximum_pdu_size: int = Field(default=1_048_576, ge=4096, le=64 * 1024 * 1024)
+    association_request_timeout_s: float = Field(default=5.0, gt=0, le=300)
+    pdu_timeout_s: float = Field(default=60.0, gt=0)
+    max_pending_connections: int = Field(default=20, ge=1, le=1000)
+    tls: TlsSettings = TlsSettings()
 
     @field_validator("ae_title", mode="before")
     @classmethod
@@ -131,6 +135,12 @@ class NodeSettings(_Section):
             raise ValueError(
                 f"additional_ae_titles: {', '.join(dup)} listed twice (or equal to ae_title)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _server_certificate(self) -> NodeSettings:
+        if self.tls.enabled and (self.tls.cert_file is None or self.tls.key_file is None):
+            raise ValueError("tls: cert_file and key_file are required to accept TLS")
         return self
 
     @property
@@ -259,10 +269,12 @@ class ReportSettings(_Section):
 
 
 class AnalysisSettings(_Section):
-    """The analysis workers."""
+    """The analysis workers, and the size limits checked before any photo is decoded."""
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
     workers: int | None = Field(default=None, ge=1, le=64)
+    max_image_pixels: int = Field(default=100_000_000, ge=1)
+    max_decoded_mb: int = Field(default=1024, ge=1)
 
 
 class RetentionSettings(_Section):

@@ -2,10 +2,15 @@
 
 DICOM files are recognised by their ``DICM`` preamble (PS3.10 7.1) and decoded by
 :mod:`dicom_node.decode`; anything else is opened with Pillow (PNG, JPEG, TIFF ...) with its
-EXIF orientation applied. All inputs are read first (an unreadable one stops the command
-with a message naming it and exit status 2), then analysed together as one study. The JSON
-of DESIGN.md §5 goes to stdout; with ``--out`` also ``result.json`` and one PNG overlay per
-image (zones outlined, feature maps tinted).
+EXIF orientation applied; a DICOM data set without preamble and File Meta Information is
+recognised too. Every input is read on its own: one that cannot be read, decoded (too large,
+corrupt) or analysed is left out with a line ``dermnode analyze: FILE: reason`` on stderr, and
+the others are analysed together as one study. The JSON of DESIGN.md §5 for what could be
+analysed always goes to stdout (``"images": []`` when nothing could); with ``--out`` also
+``result.json`` and one PNG overlay per image (zones outlined, feature maps tinted).
+
+Exit status: 0 every input analysed; 2 some input could not be read, decoded or analysed
+(the JSON still holds the others); 1 the outputs (SR/SEG/PDF) could not be written.
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ from analysis.errors import DermNodeError, InputRejected
 from analysis.treatment import TreatmentSupport
 from analysis.types import AnalysisResult, ImageDescription, ImageResult, MapKind, View
 from dicom_node import setup
+from dicom_node.decode import DecodeLimits
 
-__all__ = ["LoadedInput", "analyze_command", "load_inputs", "render_overlay"]
+__all__ = ["LoadedInput", "analyze_command", "load_each", "load_inputs", "render_overlay"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +78,10 @@ def _load_image(path: Path, view: View, spacing_mm: float | None) -> LoadedInput
 
 
 def load_inputs(
-    paths: Sequence[str | Path], view: str | None = None, spacing_mm: float | None = None
+    paths: Sequence[str | Path],
+    view: str | None = None,
+    spacing_mm: float | None = None,
+    limits: DecodeLimits | None = None,
 ) -> list[LoadedInput]:
     """Read every input (DICOM frames become separate inputs).
 
@@ -84,33 +93,87 @@ def load_inputs(
     InputRejected
         A path is missing or cannot be decoded (the message names it).
     """
-    from dicom_node.decode import decode_dataset, is_dicom_file
+    loaded, failed = load_each(paths, view, spacing_mm, limits)
+    if failed:
+        raise InputRejected(f"{failed[0][0]}: {failed[0][1]}")
+    return loaded
 
+
+def load_each(
+    paths: Sequence[str | Path],
+    view: str | None = None,
+    spacing_mm: float | None = None,
+    limits: DecodeLimits | None = None,
+) -> tuple[list[LoadedInput], list[tuple[str, str]]]:
+    """Read every input on its own: the loaded ones, and ``(path, reason)`` for the others."""
     v = View(view) if view is not None else View.FRONTAL
     out: list[LoadedInput] = []
+    failed: list[tuple[str, str]] = []
     for raw in paths:
         p = Path(raw)
-        if not p.is_file():
-            raise InputRejected(f"{p}: no such file")
-        if is_dicom_file(p):
-            import pydicom
+        try:
+            out.extend(_load_one(p, v, view is not None, spacing_mm, limits))
+        except InputRejected as exc:
+            failed.append((str(p), _reason(str(exc), p)))
+        except MemoryError:
+            failed.append((str(p), "not enough memory to read it"))
+        except Exception as exc:  # a bug must not hide the other inputs' results
+            failed.append((str(p), f"cannot be read ({type(exc).__name__})"))
+    return out, failed
 
-            try:
-                ds = pydicom.dcmread(str(p))
-            except Exception as exc:  # pydicom raises many types for a broken file
-                raise InputRejected(f"{p}: not a readable DICOM file ({exc})") from exc
-            for dec in decode_dataset(ds, source=str(p)):
-                d = dec.description
-                desc = ImageDescription(
-                    source=d.source,
-                    view=v if view is not None else d.view,
-                    spacing_mm=d.spacing_mm if d.spacing_mm is not None else spacing_mm,
-                    body_site=d.body_site,
-                )
-                out.append(LoadedInput(p, dec.pixels, desc, ds))
-        else:
-            out.append(_load_image(p, v, spacing_mm))
+
+def _reason(message: str, path: Path) -> str:
+    """The message without a leading ``path:`` (the caller names the file)."""
+    for prefix in (f"{path}: ", f"{path.name}: "):
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message
+
+
+def _load_one(
+    p: Path, v: View, view_given: bool, spacing_mm: float | None, limits: DecodeLimits | None
+) -> list[LoadedInput]:
+    from dicom_node.decode import (
+        DEFAULT_LIMITS,
+        decode_dataset,
+        is_dicom_file,
+        read_dataset,
+        sanitize_source,
+    )
+
+    if not p.is_file():
+        raise InputRejected(f"{p}: no such file")
+    dicom = is_dicom_file(p)
+    if not dicom:
+        try:
+            return [_load_image(p, v, spacing_mm)]
+        except InputRejected:
+            if not _looks_like_bare_dataset(p):
+                raise
+    ds = read_dataset(p)
+    out: list[LoadedInput] = []
+    decoded = decode_dataset(ds, source=str(p), limits=limits or DEFAULT_LIMITS)
+    ds, _ = sanitize_source(ds)
+    for dec in decoded:
+        d = dec.description
+        desc = ImageDescription(
+            source=d.source,
+            view=v if view_given else d.view,
+            spacing_mm=d.spacing_mm if d.spacing_mm is not None else spacing_mm,
+            body_site=d.body_site,
+        )
+        out.append(LoadedInput(p, dec.pixels, desc, ds))
     return out
+
+
+def _looks_like_bare_dataset(p: Path) -> bool:
+    """A data set without preamble starts with a group 0x0002 or 0x0008 element (PS3.5 7.1)."""
+    try:
+        with p.open("rb") as f:
+            head = f.read(4)
+    except OSError:
+        return False
+    return len(head) == 4 and head[:2] in (b"\x02\x00", b"\x08\x00")
 
 
 def render_overlay(
@@ -196,6 +259,33 @@ def _write_outputs(
     return outputs
 
 
+def _analyse_each(
+    analyzer: Any, inputs: Sequence[LoadedInput], failed: list[tuple[str, str]]
+) -> tuple[AnalysisResult | None, list[LoadedInput]]:
+    """Analyse *inputs* together; when that fails, find and drop the inputs that fail alone."""
+    if not inputs:
+        return None, []
+    try:
+        return analyzer.analyze_many((i.pixels, i.description) for i in inputs), list(inputs)
+    except MemoryError:
+        pass
+    except Exception as exc:
+        logger.warning("analysis of the set failed (%s); analysing each input", type(exc).__name__)
+    good: list[LoadedInput] = []
+    for inp in inputs:
+        try:
+            analyzer.analyze(inp.pixels, inp.description)
+            good.append(inp)
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, DermNodeError) else type(exc).__name__
+            failed.append((str(inp.path), f"analysis failed ({reason})"))
+    if len(good) == len(inputs):  # each alone is fine: the set itself fails
+        for inp in inputs:
+            failed.append((str(inp.path), "analysis of the set failed"))
+        return None, []
+    return _analyse_each(analyzer, good, failed)
+
+
 def analyze_command(
     paths: Sequence[str],
     out: str | None = None,
@@ -204,13 +294,13 @@ def analyze_command(
     device: str = "auto",
     language: str = "en",
     rules: str | None = None,
+    limits: DecodeLimits | None = None,
 ) -> int:
-    """Run ``dermnode analyze``; returns the exit status (0 ok, 2 bad input, 1 failure)."""
+    """Run ``dermnode analyze``; returns the exit status (module docstring)."""
     setup.apply()
     try:
         if view is not None:
             View(view)
-        inputs = load_inputs(paths, view=view, spacing_mm=spacing_mm)
         rule_set = None
         if rules is not None:
             from dicom_node.treatment import load_clinic_rules
@@ -219,25 +309,44 @@ def analyze_command(
     except (InputRejected, ValueError) as exc:
         print(f"dermnode analyze: {exc}", file=sys.stderr)
         return 2
-    from analysis.pipeline import Analyzer
+    inputs, failed = load_each(paths, view=view, spacing_mm=spacing_mm, limits=limits)
+    result: AnalysisResult | None = None
+    if inputs:
+        from analysis.pipeline import Analyzer
 
-    try:
-        analyzer = Analyzer(device)
-        result = analyzer.analyze_many((i.pixels, i.description) for i in inputs)
-    except (DermNodeError, ValueError) as exc:
-        print(f"dermnode analyze: analysis failed: {exc}", file=sys.stderr)
-        return 1
+        try:
+            analyzer = Analyzer(device)
+        except (DermNodeError, ValueError) as exc:
+            print(f"dermnode analyze: analysis failed: {exc}", file=sys.stderr)
+            return 1
+        result, inputs = _analyse_each(analyzer, inputs, failed)
+    status = 2 if failed else 0
     support = None
-    if rule_set is not None:
+    if rule_set is not None and result is not None:
         from analysis.treatment import evaluate
 
         support = evaluate(rule_set.rules, result, rule_set=rule_set.name)
     outputs: dict[str, Any] = {}
     if out is not None:
         out_dir = Path(out)
-        outputs = _write_outputs(result, inputs, out_dir, language, support)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if result is not None:
+            try:
+                outputs = _write_outputs(result, inputs, out_dir, language, support)
+            except Exception as exc:
+                # the type only: an encoder's message may quote a copied value
+                print(
+                    f"dermnode analyze: outputs not written ({type(exc).__name__})",
+                    file=sys.stderr,
+                )
+                status = 1
+    if result is None:
+        result = AnalysisResult(images=())
+    if out is not None:
         doc = _document(result, outputs, support)
         (out_dir / "result.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    for path, reason in failed:
+        print(f"dermnode analyze: {path}: {reason}", file=sys.stderr)
     print(json.dumps(_document(result, outputs, support), indent=2))
-    logger.info("analysed %d image(s)", len(inputs))
-    return 0
+    logger.info("analysed %d image(s), %d input(s) not usable", len(inputs), len(failed))
+    return status

@@ -72,6 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dermnode`` console script; returns the exit status."""
     args = _parser().parse_args(argv)
     from config import ConfigError
+    from dicom_node import setup
+
+    setup.apply()  # library flags that keep patient data out of logs, for every command
 
     try:
         if args.command == "config":

@@ -28,13 +28,15 @@ Status        Meaning (PS3.4 B.2.3)         When DermNode returns it
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
+import weakref
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from io import BytesIO
-from typing import Any
+from typing import Any, cast
 
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
@@ -58,6 +60,7 @@ from pynetdicom import AE, evt
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from config.settings import NodeSettings, SourceSettings
+from dicom_node.netguard import GuardedServer, NetLimits
 from dicom_node.spool import Spool, is_valid_uid
 from dicom_node.store import InstanceRecord, JobStore
 
@@ -149,6 +152,9 @@ class Rejection:
 
 CALLING_AE_NOT_RECOGNISED = 0x03
 CALLED_AE_NOT_RECOGNISED = 0x07
+#: Placeholder for pynetdicom's calling AE list when no source is configured (an empty list
+#: would mean "anyone" to pynetdicom; the policy rejects every caller then anyway).
+_NO_SOURCE = "NO-SOURCE-SET"
 
 
 @dataclass(frozen=True)
@@ -563,6 +569,11 @@ def recover_orphans(spool: Spool, store: JobStore, clock: Callable[[], float] = 
 # -- the node ------------------------------------------------------------------------------
 
 
+def _holds_slot(assoc: Any) -> bool:
+    """An accepted association that is neither released nor aborted yet."""
+    return bool(assoc.is_alive() and not (assoc.is_released or assoc.is_aborted))
+
+
 class DicomNode:
     """DermNode's listening Application Entity (Verification + Storage SCP).
 
@@ -577,16 +588,38 @@ class DicomNode:
     """
 
     def __init__(
-        self, node: NodeSettings, sources: Sequence[SourceSettings], handler: StoreHandler
+        self,
+        node: NodeSettings,
+        sources: Sequence[SourceSettings],
+        handler: StoreHandler,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         self.settings = node
         self.handler = handler
         self.policy = AssociationPolicy(frozenset(node.listening_ae_titles), tuple(sources))
+        self.limits = NetLimits(
+            association_request_timeout_s=node.association_request_timeout_s,
+            pdu_timeout_s=node.pdu_timeout_s,
+            maximum_pdu_size=node.maximum_pdu_size,
+            max_associations=node.max_associations,
+            max_pending_connections=node.max_pending_connections,
+        )
+        if tls_context is None and node.tls.enabled:
+            from integrations.tls import server_context
+
+            tls_context = server_context(node.tls)
+        self.tls_context = tls_context
         ae = AE(ae_title=node.ae_title)
-        # The called AE title is checked by the policy (any of the listening AE titles), so
-        # pynetdicom's own check (one AE title only) is off.
-        ae.require_called_aet = False
-        ae.maximum_associations = node.max_associations
+        # pynetdicom's own checks stay on as a second line behind the policy (which runs in
+        # a notification handler, whose exceptions pynetdicom would only log): the calling
+        # AE title must be a source, and the called AE title must equal the acceptor's,
+        # which the policy sets to the requested one of ours only once it accepted.
+        ae.require_called_aet = True
+        ae.require_calling_aet = sorted({s.ae_title for s in sources}) or [_NO_SOURCE]
+        # Only associations that passed the policy count against max_associations (checked
+        # in _on_requested); pynetdicom's own count includes pending connections, so its
+        # limit is the total the server lets in.
+        ae.maximum_associations = self.limits.max_connections
         ae.acse_timeout = node.acse_timeout_s
         ae.dimse_timeout = node.dimse_timeout_s
         ae.network_timeout = node.network_timeout_s
@@ -595,7 +628,9 @@ class DicomNode:
         for uid in SUPPORTED_SOP_CLASSES:
             ae.add_supported_context(uid, list(SUPPORTED_TRANSFER_SYNTAXES))
         self.ae = ae
-        self._server: Any = None
+        self._server: GuardedServer | None = None
+        self._authorised: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._authorised_lock = threading.Lock()
 
     @property
     def port(self) -> int:
@@ -617,14 +652,26 @@ class DicomNode:
             (evt.EVT_C_ECHO, self._on_echo),
             (evt.EVT_C_STORE, self.handler),
         ]
-        self._server = self.ae.start_server(
-            (self.settings.host, self.settings.port), block=False, evt_handlers=handlers
+        server = cast(
+            GuardedServer,
+            self.ae.make_server(
+                (self.settings.host, self.settings.port),
+                evt_handlers=handlers,
+                server_class=GuardedServer,
+                limits=self.limits,
+                tls_context=self.tls_context,
+            ),
         )
+        thread = threading.Thread(target=server.serve_forever, name="DermNodeAcceptor", daemon=True)
+        thread.start()
+        self.ae._servers.append(server)
+        self._server = server
         logger.info(
-            "listening as %s on %s:%d (%d sources)",
+            "listening as %s on %s:%d%s (%d sources)",
             ", ".join(self.settings.listening_ae_titles),
             self.settings.host,
             self.port,
+            " with TLS" if self.tls_context is not None else "",
             len(self.policy.sources),
         )
 
@@ -650,23 +697,46 @@ class DicomNode:
         )
 
     def _on_requested(self, event: Any) -> None:
-        """Apply :class:`AssociationPolicy` before negotiation (PS3.8 §7.1.1)."""
-        rq = event.assoc.requestor.primitive
+        """Apply :class:`AssociationPolicy` before negotiation (PS3.8 §7.1.1), failing closed.
+
+        pynetdicom only logs an exception raised here (EVT_REQUESTED is a notification) and
+        would go on to accept, so every failure of the check itself becomes a rejection.
+        """
+        try:
+            self._apply_policy(event)
+        except Exception as exc:
+            logger.error("association policy failed (%s): association rejected", type(exc).__name__)
+            try:
+                event.assoc.acse.send_reject(2, 1, 1)  # transient, service user, no reason
+            finally:
+                event.assoc.kill()
+
+    def _apply_policy(self, event: Any) -> None:
+        assoc = event.assoc
+        rq = assoc.requestor.primitive
         calling = str(rq.calling_ae_title).strip()
         called = str(rq.called_ae_title).strip()
-        host = str(event.assoc.requestor.address)
+        host = str(assoc.requestor.address)
         rej = self.policy.check(calling, called, host)
+        if rej is None:
+            with self._authorised_lock:
+                busy = sum(1 for a in self._authorised if _holds_slot(a))
+                if busy >= self.settings.max_associations:
+                    rej = Rejection(2, 3, 2, f"local limit exceeded ({busy} associations)")
+                else:
+                    self._authorised.add(assoc)
         if rej is None:
             # The AE title this association was addressed to (one of ours): recorded with
             # each instance, it selects that AE title's stable_after_s.
-            event.assoc.acceptor.ae_title = called
+            assoc.acceptor.ae_title = called
+            assoc.acse_timeout = self.settings.acse_timeout_s
             logger.info("association from %s (%s) to %s accepted", calling, host, called)
             return
         logger.warning(
             "association from %s (%s) to %s rejected: %s", calling, host, called, rej.reason
         )
-        event.assoc.acse.send_reject(rej.result, rej.source, rej.diagnostic)
-        event.assoc.kill()
+        assoc.acse.send_reject(rej.result, rej.source, rej.diagnostic)
+        assoc.kill()
 
     @staticmethod
     def _on_echo(event: Any) -> int:
