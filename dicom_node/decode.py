@@ -39,7 +39,7 @@ Nothing here logs patient data: only SOP class names, sizes and counts.
 
 from __future__ import annotations
 
-import contextlib
+import copy
 import io
 import logging
 from collections.abc import Callable
@@ -192,7 +192,7 @@ def sanitize_source(ds: Dataset) -> tuple[Dataset, list[str]]:
     (dataset, removed)
         The copy and the keywords left out (never their values).
     """
-    from pydicom.datadict import dictionary_VR
+    from pydicom.datadict import dictionary_VR, tag_for_keyword
     from pydicom.valuerep import validate_value
 
     from integrations.dicom_common import PATIENT_STUDY_KEYWORDS
@@ -224,12 +224,11 @@ def sanitize_source(ds: Dataset) -> tuple[Dataset, list[str]]:
     sop_class = clean_uid(stored_class)
     if not removed and sop_class == stored_class:
         return ds, []
-    out = Dataset(ds)  # shallow: the kept elements are shared
-    if hasattr(ds, "file_meta"):
-        out.file_meta = ds.file_meta
-    for kw in removed:
-        with contextlib.suppress(Exception):
-            delattr(out, kw)
+    # A shallow copy with its own element dict (``Dataset(ds)`` and ``copy.copy`` share the
+    # dict, so a deletion would reach the source): the kept elements are shared.
+    out = copy.copy(ds)
+    gone = {int(tag_for_keyword(kw) or -1) for kw in removed}
+    out._dict = {tag: elem for tag, elem in ds._dict.items() if int(tag) not in gone}
     if sop_class != stored_class:
         # a class identifier, looked up in tables by the encoders: padding and quotes go
         out.SOPClassUID = sop_class

@@ -59,7 +59,7 @@ from analysis.types import (
     SpacingSource,
 )
 from config.settings import Settings
-from dicom_node.decode import decode_dataset
+from dicom_node.decode import DecodeLimits, decode_dataset, sanitize_source
 from dicom_node.engine import AnalysisEngine
 from dicom_node.node import RESULTS_DIR, private_dir
 from dicom_node.progress_link import ProgressLinker, comparison_json, index_rows, study_date
@@ -135,6 +135,13 @@ def _unusable(
         quality=quality,
         spacing=Spacing(None, SpacingSource.UNKNOWN),
     )
+
+
+def _int_or_0(ds: Dataset, keyword: str) -> int:
+    try:
+        return int(ds.get(keyword, 0) or 0)
+    except Exception:
+        return 0
 
 
 class AnalysisWorker:
@@ -230,6 +237,8 @@ class AnalysisWorker:
     ) -> tuple[list[tuple[npt.NDArray[Any], ImageDescription] | ImageResult], list[Dataset | None]]:
         items: list[tuple[npt.NDArray[Any], ImageDescription] | ImageResult] = []
         sources: list[Dataset | None] = []
+        a = self.settings.analysis
+        limits = DecodeLimits(a.max_image_pixels, a.max_decoded_mb * 1024 * 1024)
         for inst in instances:
             try:
                 ds = pydicom.dcmread(inst.path)
@@ -251,14 +260,22 @@ class AnalysisWorker:
                 items.append(_unusable(inst.sop_instance_uid, (0, 0), reason))
                 sources.append(None)
                 continue
+            except Exception as exc:  # a spool file pydicom cannot read: this photo only
+                logger.warning(
+                    "instance of class %s not readable (%s)", inst.sop_class_uid, type(exc).__name__
+                )
+                reason = f"The received photo cannot be read ({type(exc).__name__})."
+                items.append(_unusable(inst.sop_instance_uid, (0, 0), reason))
+                sources.append(None)
+                continue
             try:
-                frame = decode_dataset(ds, source=inst.sop_instance_uid)[0]
+                frame = decode_dataset(ds, source=inst.sop_instance_uid, limits=limits)[0]
                 items.append((frame.pixels, frame.description))
             except InputRejected as exc:
-                shape = (int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0))
-                logger.warning("job instance of class %s not decodable", ds.get("SOPClassUID"))
+                shape = (_int_or_0(ds, "Rows"), _int_or_0(ds, "Columns"))
+                logger.warning("job instance of class %s not decodable", inst.sop_class_uid)
                 items.append(_unusable(inst.sop_instance_uid, shape, str(exc)))
-            sources.append(ds)
+            sources.append(sanitize_source(ds)[0])
         return items, sources
 
     def _process(self, job_id: int, study_uid: str, version: int, started: float) -> StudyOutcome:
