@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from pynetdicom import AE
 
-from dicom_node.app import RunningNode
+from dicom_node.node import RunningNode
 from tests import dicomdata
 from tests.integration.test_tls import Pki, _make_ca, _make_leaf
 from tests.peers import require_binary
