@@ -190,7 +190,10 @@ class DestinationSettings(_Section):
     folder: Path | None = None
     tls: TlsSettings = TlsSettings()
     secondary_capture: bool = False
+    #: Deprecated and ignored (transient failures are bounded by age): see ``max_age_h``.
     max_attempts: int | None = Field(default=None, ge=1)
+    #: Overrides ``delivery.max_age_h`` for this destination.
+    max_age_h: float | None = Field(default=None, gt=0)
     #: Language of the patient report sent here; None = ``report.language``.
     patient_language: Literal["en", "ko"] | None = None
 
@@ -227,7 +230,10 @@ class Hl7EndpointSettings(_Section):
     connect_timeout_s: float = Field(default=10.0, gt=0)
     read_timeout_s: float = Field(default=30.0, gt=0)
     tls: TlsSettings = TlsSettings()
+    #: Deprecated and ignored (transient failures are bounded by age): see ``max_age_h``.
     max_attempts: int | None = Field(default=None, ge=1)
+    #: Overrides ``delivery.max_age_h`` for this endpoint.
+    max_age_h: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _complete(self) -> Hl7EndpointSettings:
@@ -239,11 +245,24 @@ class Hl7EndpointSettings(_Section):
 
 
 class DeliverySettings(_Section):
-    """Retry policy of the persistent outbox (DICOM and HL7 deliveries)."""
+    """Retry policy of the persistent outbox (DICOM and HL7 deliveries).
 
-    max_attempts: int = Field(default=10, ge=1)
+    A transient failure (peer down, timeout, out of resources, AE) is retried with
+    exponential backoff, at most every ``backoff_max_s``, until the delivery has been failing
+    for ``max_age_h`` hours: a long outage pauses deliveries, it does not kill them, and they
+    resume on their own. A permanent failure is dead at once.
+    """
+
+    #: Deprecated and ignored (kept so older configuration files still load).
+    max_attempts: int | None = Field(default=None, ge=1)
+    max_age_h: float = Field(default=72.0, gt=0)
     backoff_initial_s: float = Field(default=5.0, gt=0)
     backoff_max_s: float = Field(default=600.0, gt=0)
+
+    @property
+    def max_age_s(self) -> float:
+        """``max_age_h`` in seconds."""
+        return self.max_age_h * 3600.0
 
 
 class ProgressSettings(_Section):

@@ -72,6 +72,19 @@ class DeliveryStatsSnapshot:
     seconds_count: int
 
 
+def _max_age_s(override_h: float | None, settings: Settings) -> float:
+    return settings.delivery.max_age_s if override_h is None else override_h * 3600.0
+
+
+def _safe(exc: BaseException) -> str:
+    """The stored reason of a failure: the exception type and DermNode's own message.
+
+    Messages of DermNode's delivery errors name AE titles, statuses, control IDs and ACK
+    codes, never what a peer wrote back (an EMR's rejection text may quote the patient).
+    """
+    return f"{type(exc).__name__}: {exc}"
+
+
 class DeliveryStats:
     """Counters and durations for /metrics."""
 
@@ -187,21 +200,24 @@ class Deliverer:
             results = [SendResult("", i.payload_ref or "", None, wrapped) for i in items]
         per_item = (time.monotonic() - started) / max(1, len(items))
         by_uid = {r.sop_instance_uid: r for r in results}
+        max_age_s = _max_age_s(dest.max_age_h, self.settings)
+        delivered = False
         for item in items:
             r = by_uid.get(item.payload_ref or "")
             status = None if r is None or r.status is None else f"0x{r.status:04X}"
             if r is not None and r.ok:
                 self.store.mark_delivered(item.id, status=status)
                 self.stats.record("dicom", True, per_item)
+                delivered = True
                 continue
             err = r.error if r is not None else None
             retryable = True if err is None else err.retryable
             state = self.store.mark_failed(
                 item.id,
                 retryable=retryable,
-                error=str(err) if err is not None else "no result for this object",
+                error=_safe(err) if err is not None else "no result for this object",
                 status=status,
-                max_attempts=dest.max_attempts,
+                max_age_s=max_age_s,
             )
             self.stats.record("dicom", False, per_item)
             logger.warning(
@@ -211,6 +227,8 @@ class Deliverer:
                 status,
                 state,
             )
+        if delivered:  # the destination answers again: the rows backing off need not wait
+            self.store.wake(OutboxKind.DICOM, dest_name)
         return len(items)
 
     def _dicom_outstanding(self, study_id: int | None) -> bool:
@@ -245,9 +263,9 @@ class Deliverer:
             state = self.store.mark_failed(
                 item.id,
                 retryable=exc.retryable,
-                error=str(exc),
+                error=_safe(exc),
                 status=exc.ack_code,
-                max_attempts=ep.max_attempts,
+                max_age_s=_max_age_s(ep.max_age_h, self.settings),
             )
             self.stats.record("hl7", False, time.monotonic() - started)
             logger.warning(
@@ -259,12 +277,17 @@ class Deliverer:
             )
             return 1
         except OSError as exc:
-            self.store.mark_failed(item.id, retryable=False, error=f"message file: {exc.strerror}")
+            self.store.mark_failed(
+                item.id, retryable=False, error=f"message file: {type(exc).__name__}"
+            )
             return 1
         except ValueError as exc:  # e.g. the message holds an MLLP block character
-            self.store.mark_failed(item.id, retryable=False, error=f"message not sendable: {exc}")
+            self.store.mark_failed(
+                item.id, retryable=False, error=f"message not sendable: {type(exc).__name__}"
+            )
             return 1
         self.store.mark_delivered(item.id, status=ack.ack_code)
+        self.store.wake(OutboxKind.HL7, item.destination)
         self.stats.record("hl7", True, time.monotonic() - started)
         logger.info(
             "outbox %d: ORU delivered to %s (ACK %s)", item.id, item.destination, ack.ack_code

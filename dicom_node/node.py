@@ -19,7 +19,14 @@ from dicom_node.scp import DicomNode, StoreHandler, recover_orphans
 from dicom_node.spool import Spool
 from dicom_node.store import DB_FILENAME, JobStore
 
-__all__ = ["RESULTS_DIR", "RunningNode", "job_store_path", "start_node", "storage_dir_for"]
+__all__ = [
+    "RESULTS_DIR",
+    "RunningNode",
+    "job_store_path",
+    "private_dir",
+    "start_node",
+    "storage_dir_for",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +47,18 @@ def job_store_path(storage_dir: Path) -> Path:
 
 
 def private_dir(path: Path) -> Path:
-    """Create *path* (and missing parents) as a 0700 folder; tighten an existing one."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Create *path* as a 0700 folder (missing parents too); tighten an existing one.
+
+    ``mkdir(parents=True)`` would create the parents with the default mode, so each missing
+    level is created here.
+    """
+    missing: list[Path] = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        d.mkdir(mode=0o700, exist_ok=True)
     os.chmod(path, 0o700)
     return path
 

@@ -3,6 +3,10 @@
 Each timer runs at most one instance at a time and coalesces missed runs. :meth:`Timers.wake`
 runs a timer now instead of at its next tick: the analysis thread wakes the outbox this way
 after a hand-off, so a slow or absent PACS never holds an analysis thread.
+
+APScheduler logs two INFO lines per timer run ("Running job ...", "... executed
+successfully"): with one-second timers that was ~68 MB a day of an idle node's log. They are
+demoted to DEBUG here (:class:`DemoteToDebug`); warnings and errors keep their level.
 """
 
 from __future__ import annotations
@@ -13,15 +17,38 @@ from datetime import datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-__all__ = ["Timers"]
+__all__ = ["DemoteToDebug", "Timers"]
 
 logger = logging.getLogger(__name__)
+
+#: The APScheduler logger that writes a line per timer run.
+_CHATTY = "apscheduler.executors"
+
+
+class DemoteToDebug(logging.Filter):
+    """Turns INFO records into DEBUG ones, dropped unless DEBUG is enabled."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Demote INFO; keep everything else."""
+        if record.levelno != logging.INFO:
+            return True
+        if not logging.getLogger().isEnabledFor(logging.DEBUG):
+            return False
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+_DEMOTE = DemoteToDebug()
 
 
 class Timers:
     """Named interval timers."""
 
     def __init__(self) -> None:
+        for name in (_CHATTY, f"{_CHATTY}.default"):
+            chatty = logging.getLogger(name)
+            if _DEMOTE not in chatty.filters:
+                chatty.addFilter(_DEMOTE)
         self._sched = BackgroundScheduler(
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
         )

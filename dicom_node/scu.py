@@ -1,7 +1,8 @@
 """DICOM SCU helpers: C-ECHO to a configured destination (``dermnode echo``), C-STORE files.
 
-The results issue builds the outbox sender on top of :func:`store_files`; here it serves the
-demo and the admin's connectivity check.
+DermNode has one C-STORE sender, :func:`integrations.pacs_export.send_files` (the outbox
+uses it); :func:`store_files` is that sender with a host/port/AE call shape, for the demo,
+the benchmarks and the tests that play the PACS sending photos in.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydicom import dcmread
 from pynetdicom import AE
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from config.settings import DestinationSettings, NodeSettings, load_settings
 from dicom_node import setup
 from dicom_node.logging_setup import configure_logging
+from integrations.errors import PacsDeliveryError
+from integrations.pacs_export import send_files
 
 __all__ = ["EchoResult", "echo", "echo_command", "store_files"]
 
@@ -116,22 +118,11 @@ def store_files(
     ConnectionError
         The association was rejected or could not be established.
     """
-    ae = _ae(calling_ae, None)
-    contexts: set[tuple[str, str]] = set()
-    for p in paths:
-        meta = dcmread(p, stop_before_pixels=True).file_meta
-        contexts.add((str(meta.MediaStorageSOPClassUID), str(meta.TransferSyntaxUID)))
-    for sop, ts in sorted(contexts):
-        ae.add_requested_context(sop, ts)
-    assoc = ae.associate(host, port, ae_title=called_ae)
-    if not assoc.is_established:
-        raise ConnectionError(f"no association with {called_ae}@{host}:{port}")
-    out: list[int | None] = []
+    dest = DestinationSettings(
+        name="store-files", kind="dicom", ae_title=called_ae, host=host, port=port
+    )
     try:
-        for p in paths:
-            rsp = assoc.send_c_store(p)
-            status = getattr(rsp, "Status", None)
-            out.append(None if status is None else int(status))
-    finally:
-        assoc.release()
-    return out
+        results = send_files(dest, list(paths), calling_ae, raise_on_failure=False)
+    except PacsDeliveryError as exc:
+        raise ConnectionError(f"no association with {called_ae}@{host}:{port}") from exc
+    return [r.status for r in results]

@@ -77,7 +77,10 @@ class Spool:
     def __init__(self, storage_dir: str | Path) -> None:
         self.root = Path(storage_dir) / SPOOL_DIRNAME
         self.tmp = self.root / TMP_DIRNAME
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.root.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for d in (self.root.parent, self.root, self.tmp):  # patient data: 0700 folders
+            d.mkdir(mode=0o700, exist_ok=True)
+            os.chmod(d, 0o700)
 
     def final_path(self, study_uid: str, series_uid: str, sop_uid: str) -> Path:
         """Where an instance is kept.
@@ -107,7 +110,8 @@ class Spool:
         tmp = self.tmp / f"{secrets.token_hex(12)}.part"
         size = 0
         try:
-            with open(tmp, "wb") as fh:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
                 for chunk in chunks:
                     fh.write(chunk)
                     size += len(chunk)
@@ -130,8 +134,10 @@ class Spool:
         while not p.exists() and p != self.root:
             missing.append(p)
             p = p.parent
-        d.mkdir(parents=True, exist_ok=True)
-        return list(reversed(missing))
+        created = list(reversed(missing))
+        for c in created:
+            c.mkdir(mode=0o700, exist_ok=True)
+        return created
 
     def free_bytes(self) -> int:
         """Free space on the spool's file system, for unprivileged users."""

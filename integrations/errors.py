@@ -34,11 +34,24 @@ class PacsDeliveryError(DeliveryError):
 
 
 class Hl7DeliveryError(DeliveryError):
-    """An ORU was not accepted; ``ack_code`` is MSA-1 (AE, AR, CE, CR) or None (no ACK)."""
+    """An ORU was not accepted; ``ack_code`` is MSA-1 (AE, AR, CE, CR) or None (no ACK).
 
-    def __init__(self, message: str, *, retryable: bool, ack_code: str | None = None) -> None:
+    The message names the control ID and the ACK code only; ``peer_text`` is what the EMR
+    wrote (MSA-3, ERR), which may quote patient data: shown to a caller who asks, never
+    logged and never stored.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        ack_code: str | None = None,
+        peer_text: str = "",
+    ) -> None:
         super().__init__(message, retryable=retryable)
         self.ack_code = ack_code
+        self.peer_text = peer_text
 
 
 class PacsQueryError(DermNodeError):

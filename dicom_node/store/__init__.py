@@ -30,8 +30,8 @@ data path (DESIGN.md §2), so a restart resumes where it stopped:
 
         pending ──mark_delivered──► delivered
            │ ▲
-           │ └──── mark_failed(retryable) while attempts < max_attempts (backoff)
-           └──mark_failed(not retryable, or attempts exhausted)──► dead ──retry──► pending
+           │ └──── mark_failed(retryable) until failing for max_age_s (backoff)
+           └──mark_failed(not retryable, or failing for max_age_s)──► dead ──retry──► pending
 
 Modules: :mod:`~dicom_node.store.schema` (tables, in-place upgrades),
 :mod:`~dicom_node.store.records` (row types, one row mapper), :mod:`~dicom_node.store.db`

@@ -25,7 +25,13 @@ POOL_SIZE = 4
 
 def _private_file(path: Path) -> None:
     """Create *path* (and its folder) readable by the service user only: 0600 in 0700."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    missing: list[Path] = []
+    p = path.parent
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        d.mkdir(mode=0o700, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     os.close(fd)
     # SQLite gives its -wal and -shm files the database file's permissions.

@@ -208,14 +208,16 @@ class Outbox(Database):
         retryable: bool,
         error: str,
         status: str | None = None,
-        max_attempts: int | None = None,
+        max_age_s: float | None = None,
         now: float | None = None,
     ) -> OutboxState:
         """A delivery attempt failed: schedule the next one with backoff, or make it dead.
 
-        The row becomes ``dead`` when the failure is not retryable or when this was attempt
-        number *max_attempts* (default: ``delivery.max_attempts``); otherwise it stays
-        ``pending`` with ``next_attempt_at = now + backoff_delay_s(attempts)``.
+        The row becomes ``dead`` when the failure is not retryable, or when it has been
+        failing for *max_age_s* (default ``delivery.max_age_h``) since its first failure in a
+        row; otherwise it stays ``pending`` with ``next_attempt_at = now +
+        backoff_delay_s(attempts)``. A long outage therefore pauses a delivery instead of
+        killing it, whatever the number of attempts.
 
         Returns
         -------
@@ -227,27 +229,43 @@ class Outbox(Database):
         KeyError
             No pending row has this ``item_id``.
         """
-        limit = self.delivery.max_attempts if max_attempts is None else max_attempts
-        if limit < 1:
-            raise ValueError(f"max_attempts must be >= 1, got {limit}")
+        limit = self.delivery.max_age_s if max_age_s is None else max_age_s
+        if limit <= 0:
+            raise ValueError(f"max_age_s must be > 0, got {limit}")
         t = time.time() if now is None else now
         with self._write() as conn:
             row = conn.execute(
-                "SELECT attempts FROM outbox WHERE id = ? AND state = 'pending'", (item_id,)
+                "SELECT attempts, first_failed_at FROM outbox WHERE id = ? AND state = 'pending'",
+                (item_id,),
             ).fetchone()
             if row is None:
                 raise KeyError(f"item_id {item_id}: no pending outbox row")
             attempts = int(row[0]) + 1
-            dead = (not retryable) or attempts >= limit
+            first = t if row[1] is None else float(row[1])
+            dead = (not retryable) or t - first >= limit
             new_state = OutboxState.DEAD if dead else OutboxState.PENDING
             next_at = t if dead else t + backoff_delay_s(attempts, self.delivery)
             conn.execute(
                 "UPDATE outbox SET state = ?, attempts = ?, next_attempt_at = ?, updated_at = ?,"
-                " last_error = ?, last_status = ?, first_failed_at = COALESCE(first_failed_at, ?)"
-                " WHERE id = ?",
-                (new_state.value, attempts, next_at, t, error, status, t, item_id),
+                " last_error = ?, last_status = ?, first_failed_at = ? WHERE id = ?",
+                (new_state.value, attempts, next_at, t, error, status, first, item_id),
             )
         return new_state
+
+    def wake(self, kind: OutboxKind, destination: str, *, now: float | None = None) -> int:
+        """Make every pending delivery to *destination* due now (it answered again).
+
+        After an outage each row waits out its own backoff; once one delivery succeeds the
+        others need not. Returns the rows woken.
+        """
+        t = time.time() if now is None else now
+        with self._write() as conn:
+            cur = conn.execute(
+                "UPDATE outbox SET next_attempt_at = ? WHERE state = 'pending' AND kind = ?"
+                " AND destination = ? AND next_attempt_at > ?",
+                (t, OutboxKind(kind).value, destination, t),
+            )
+        return int(cur.rowcount)
 
     def retry(self, item_id: int, *, now: float | None = None) -> None:
         """Re-queue a dead delivery (``dead`` -> ``pending``, attempts reset, due now).

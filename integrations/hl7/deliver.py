@@ -113,7 +113,8 @@ def deliver(
             ack = active.send(payload, message.control_id)
         except Hl7DeliveryError as exc:
             outcome = DeliveryOutcome.RETRY if exc.retryable else DeliveryOutcome.DEAD_LETTER
-            return _finish(endpoint, message, outcome, exc.ack_code, str(exc), started)
+            detail = f"{exc}: {exc.peer_text}" if exc.peer_text else str(exc)
+            return _finish(endpoint, message, outcome, exc.ack_code, detail, started)
         return _finish(
             endpoint, message, DeliveryOutcome.DELIVERED, ack.ack_code, ack.text, started
         )

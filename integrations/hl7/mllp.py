@@ -163,18 +163,20 @@ def check_ack(ack: AckResult, control_id: str) -> AckResult:
         )
     if ack.ack_code in _ACCEPT:
         return ack
-    detail = f": {ack.text}" if ack.text else ""
+    # The EMR's text may quote the patient: kept apart from the message (peer_text).
     if ack.ack_code in _REJECT:
         raise Hl7DeliveryError(
-            f"message {control_id} rejected ({ack.ack_code}){detail}",
+            f"message {control_id} rejected ({ack.ack_code})",
             retryable=False,
             ack_code=ack.ack_code,
+            peer_text=ack.text,
         )
     if ack.ack_code in _ERROR:
         raise Hl7DeliveryError(
-            f"message {control_id} not processed ({ack.ack_code}){detail}",
+            f"message {control_id} not processed ({ack.ack_code})",
             retryable=True,
             ack_code=ack.ack_code,
+            peer_text=ack.text,
         )
     raise Hl7DeliveryError(
         f"message {control_id}: unknown acknowledgement code {ack.ack_code!r}",

@@ -19,7 +19,8 @@ from dicom_node.store import (
 )
 from dicom_node.store.db import POOL_SIZE
 
-POLICY = DeliverySettings(max_attempts=4, backoff_initial_s=5, backoff_max_s=30)
+# transient failures are retried for 100 s (max_age_h in hours)
+POLICY = DeliverySettings(max_age_h=100 / 3600, backoff_initial_s=5, backoff_max_s=30)
 
 
 @pytest.fixture
@@ -92,19 +93,22 @@ def test_outbox_retries_with_backoff_then_dies_then_can_be_requeued(store: JobSt
     item = store.get_outbox(i)
     assert item is not None and item.next_attempt_at == 1015 and item.attempts == 2
     store.mark_failed(i, retryable=True, error="timeout", now=1015)
-    # 4th failed attempt = max_attempts: dead, not due any more
+    # failing since 1000: still pending at 1099.9, dead once it has failed for 100 s
+    assert store.mark_failed(i, retryable=True, error="x", now=1099.9) is OutboxState.PENDING
+    assert store.get_outbox(i).first_failed_at == 1000  # type: ignore[union-attr]
     assert (
         store.mark_failed(i, retryable=True, error="0xA700", status="A700", now=1100)
         is OutboxState.DEAD
     )
     assert store.due_deliveries(now=10**9) == []
     dead = store.get_outbox(i)
-    assert dead is not None and dead.attempts == 4 and dead.last_status == "A700"
+    assert dead is not None and dead.attempts == 5 and dead.last_status == "A700"
     with pytest.raises(KeyError):
         store.mark_failed(i, retryable=True, error="x")
     store.retry(i, now=2000)
     again = store.get_outbox(i)
     assert again is not None and again.state is OutboxState.PENDING and again.attempts == 0
+    assert again.first_failed_at is None  # a re-queued row gets its full age again
     store.mark_delivered(i, status="0000", now=2001)
     done = store.get_outbox(i)
     assert done is not None and done.state is OutboxState.DELIVERED and done.delivered_at == 2001
@@ -118,9 +122,40 @@ def test_not_retryable_is_dead_at_once_and_per_destination_limit(store: JobStore
     a = store.enqueue("hl7", "emr", now=0)
     assert store.mark_failed(a, retryable=False, error="AR", now=0) is OutboxState.DEAD
     b = store.enqueue("dicom", "pacs", now=0)
-    assert (
-        store.mark_failed(b, retryable=True, error="x", max_attempts=1, now=0) is OutboxState.DEAD
+    assert store.mark_failed(b, retryable=True, error="x", max_age_s=10, now=0) is (
+        OutboxState.PENDING
     )
+    assert store.mark_failed(b, retryable=True, error="x", max_age_s=10, now=10) is (
+        OutboxState.DEAD
+    )
+
+
+def test_a_long_outage_pauses_deliveries_and_the_first_success_wakes_the_rest(
+    store: JobStore,
+) -> None:
+    """Hundreds of attempts over a day: still pending (the count does not matter), at most
+    backoff_max_s apart; once the PACS answers, the waiting rows are due at once."""
+    policy = DeliverySettings(max_age_h=48, backoff_initial_s=5, backoff_max_s=600)
+    store.delivery = policy
+    rows = [store.enqueue("dicom", "pacs", dedup_key=str(n), now=0) for n in range(3)]
+    other = store.enqueue("dicom", "elsewhere", now=0)
+    t = 0.0
+    for _ in range(200):  # 200 attempts (the old default died after 10)
+        for r in rows:
+            assert store.mark_failed(r, retryable=True, error="refused", now=t) is (
+                OutboxState.PENDING
+            )
+        nxt = store.get_outbox(rows[0]).next_attempt_at  # type: ignore[union-attr]
+        assert nxt - t <= 600
+        t = nxt
+    assert t > 24 * 3600  # more than a day of outage, nothing dead
+    store.mark_failed(other, retryable=True, error="refused", now=t)
+    for r in rows[1:]:  # these failed once more and back off another 600 s
+        store.mark_failed(r, retryable=True, error="refused", now=t)
+    assert [i.id for i in store.due_deliveries(now=t + 1)] == [rows[0]]  # the probe
+    store.mark_delivered(rows[0], now=t + 1)  # the PACS is back
+    assert store.wake(OutboxKind.DICOM, "pacs", now=t + 1) == 2
+    assert {i.id for i in store.due_deliveries(now=t + 1)} == set(rows[1:])  # not "elsewhere"
 
 
 def test_enqueue_dedup_and_retry_job(store: JobStore) -> None:
