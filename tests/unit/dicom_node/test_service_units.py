@@ -716,3 +716,92 @@ def test_metrics_keep_large_counts_exact() -> None:
     assert "dermnode_analysis_seconds_sum 1.25\n" in text
     assert 'dermnode_cstore_total{outcome="duplicate"} 1\n' in text
     assert "dermnode_studies" not in text  # the node has not started: no job-store rows
+
+
+# --------------------------------------------------------------------------- hardening
+
+
+def test_results_are_private_files_in_private_folders(
+    tmp_path: Path, store: JobStore, analyzer: Analyzer
+) -> None:
+    cfg = settings(tmp_path)
+    record(store, photo_ds(STUDY, 1, 1), tmp_path / "spool")
+    job = make_ready(store)
+    assert AnalysisWorker(store, cfg, tmp_path / "var", analyzer).run(job).state is (
+        StudyState.ENCODED
+    )
+    study = store.get_study(job)
+    assert study is not None and study.result_path is not None
+    out = Path(study.result_path)
+    for folder in (out, out.parent, out.parent.parent):  # <set>, job-<id>, results
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
+    for name in ("result.json", "oru-emr.hl7"):
+        assert (out / name).stat().st_mode & 0o777 == 0o600, name
+    assert not list(out.glob("*.json"))[1:]  # no side files beside result.json
+    assert not (out.parent / ".analysis-runs").exists()
+
+
+def test_a_rejection_text_quoting_the_patient_is_not_stored(
+    tmp_path: Path, store: JobStore, analyzer: Analyzer
+) -> None:
+    """The EMR's AR text names the patient: the outbox keeps the type and our message."""
+    cfg = settings(tmp_path)
+    record(store, photo_ds(STUDY, 1, 1), tmp_path / "spool")
+    job = make_ready(store)
+    AnalysisWorker(store, cfg, tmp_path / "var", analyzer).run(job)
+
+    class RejectingEmr(FakeEmr):
+        def send(self, message: bytes, control_id: str) -> AckResult:
+            from integrations.hl7.mllp import check_ack
+
+            return check_ack(
+                AckResult("AR", control_id, "Unknown patient PHI^SENTINEL"), control_id
+            )
+
+    Deliverer(store, cfg, hl7_transports=lambda ep: RejectingEmr([])).run_due()
+    (row,) = [r for r in store.list_outbox(study_id=job) if r.kind is OutboxKind.HL7]
+    assert row.state is OutboxState.DEAD and row.last_status == "AR"
+    assert row.last_error is not None and row.last_error.startswith("Hl7DeliveryError: ")
+    assert "rejected (AR)" in row.last_error and "SENTINEL" not in row.last_error
+
+
+def test_results_that_do_not_fit_on_disk_are_written_when_space_returns(
+    tmp_path: Path, analyzer: Analyzer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk fills while the results are written (ENOSPC): the study waits, failed with
+    the reason 'disk full', and is analysed again by itself once space returns."""
+    import errno
+
+    import integrations.outputs as outputs_mod
+
+    cfg = settings(tmp_path, sources=[{"ae_title": "PACS", "stable_after_s": 0.1}])
+    full = threading.Event()
+    full.set()
+    real_save_bytes = outputs_mod._save_bytes
+
+    def save_bytes(data: bytes, path: Path) -> None:
+        if full.is_set():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_save_bytes(data, path)
+
+    monkeypatch.setattr(outputs_mod, "_save_bytes", save_bytes)
+    service = Service(cfg, tmp_path / "var", analyzer=analyzer, tick_s=0.05)
+    service.start()
+    try:
+        assert service.node is not None
+        store = service.node.store
+        record(store, photo_ds(STUDY, 1, 1), tmp_path / "spool", t=time.time() - 60)
+        assert service.wait_for(STUDY, (StudyState.FAILED,), 60)
+        study = store.get_study(STUDY)
+        assert study is not None and study.failure_kind is not None
+        assert "no disk space" in (study.error or "") and study.failure_kind.value == "disk_full"
+        service.check_disk()  # still full: the study is re-run and fails again
+        assert service.wait_for(STUDY, (StudyState.FAILED,), 60)
+        full.clear()  # space returns
+        service.check_disk()
+        assert service.wait_for(STUDY, (StudyState.NOTIFIED,), 120)
+        study = store.get_study(STUDY)
+        assert study is not None and study.error is None and study.failure_kind is None
+    finally:
+        service.stop()
+    assert len(list((tmp_path / "emr").glob("*.hl7"))) == 1
