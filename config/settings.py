@@ -287,6 +287,13 @@ class ReportSettings(_Section):
     language: Literal["en", "ko"] = "en"
 
 
+class TreatmentSettings(_Section):
+    """Treatment-planning support: the clinic's rules file (YAML, ``config/rules.py``; a
+    relative path is taken from the working directory). None: no ``treatment_support``."""
+
+    rules_file: Path | None = None
+
+
 class AnalysisSettings(_Section):
     """The analysis workers, and the size limits checked before any photo is decoded."""
 
@@ -333,6 +340,7 @@ class Settings(BaseSettings):
     analysis: AnalysisSettings = AnalysisSettings()
     progress: ProgressSettings = ProgressSettings()
     report: ReportSettings = ReportSettings()
+    treatment: TreatmentSettings = TreatmentSettings()
     retention: RetentionSettings = RetentionSettings()
     http: HttpSettings = HttpSettings()
     logging: LoggingSettings = LoggingSettings()

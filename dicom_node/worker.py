@@ -49,6 +49,7 @@ from pydicom.dataset import Dataset
 
 from analysis.errors import DermNodeError, InputRejected
 from analysis.progress import Comparison
+from analysis.treatment import TreatmentSupport, evaluate
 from analysis.types import (
     AnalysisResult,
     ImageDescription,
@@ -71,6 +72,7 @@ from dicom_node.store import (
     OutboxKind,
     StudyState,
 )
+from dicom_node.treatment import load_clinic_rules
 from integrations.errors import EncodingError
 from integrations.hl7.oru import build_notice
 from integrations.outputs import OutputKind, ResultSet, write_result_set
@@ -167,6 +169,9 @@ class AnalysisWorker:
         self.results_dir = storage_dir / RESULTS_DIR
         self.analyzer = analyzer
         self.progress = ProgressLinker(store, settings, analyzer)
+        rules_file = settings.treatment.rules_file
+        #: The clinic's treatment-planning rules (validated at start: a bad file stops here).
+        self.rules = load_clinic_rules(rules_file) if rules_file is not None else None
 
     def run(self, job_id: int) -> StudyOutcome:
         """Process study *job_id* if it is ``ready``; never raises for a bad study."""
@@ -313,6 +318,12 @@ class AnalysisWorker:
         date = study_date(info, dt.date.fromtimestamp(min(i.received_at for i in instances)))
         progress = self.progress.link(result, info, date)
         has_progress = any(p is not None for p in progress)
+        comparisons = [p.comparison if p is not None else None for p in progress]
+        support = (
+            evaluate(self.rules.rules, result, comparisons, rule_set=self.rules.name)
+            if self.rules is not None
+            else None
+        )
         written = write_result_set(
             result,
             sources,
@@ -321,15 +332,24 @@ class AnalysisWorker:
             secondary_capture=want_sc,
             progress=progress if has_progress else None,
             patient_languages=self._patient_languages(),
+            treatment=support,
         )
         doc = result.to_json(written.to_json(want_sc))
+        if support is not None:
+            doc["treatment_support"] = support.to_json()
         for image_doc, prior in zip(doc["images"], progress, strict=True):
             if prior is not None:
                 image_doc["progress"] = comparison_json(prior.comparison)
         write_private(out_dir / "result.json", json.dumps(doc, indent=1).encode("utf-8"))
-        comparisons = [p.comparison if p is not None else None for p in progress]
         deliveries = self._deliveries(
-            job_id, digest, out_dir, result, info, written, comparisons if has_progress else []
+            job_id,
+            digest,
+            out_dir,
+            result,
+            info,
+            written,
+            comparisons if has_progress else [],
+            support,
         )
         sr = written.sr
         rows = index_rows(result, info, date, digest, None if sr is None else sr.sop_instance_uid)
@@ -371,6 +391,7 @@ class AnalysisWorker:
         study: StudyInfo,
         written: ResultSet,
         comparisons: Sequence[Comparison | None],
+        support: TreatmentSupport | None = None,
     ) -> list[NewDelivery]:
         """Every object x destination, then one notice per HL7 endpoint."""
         out: list[NewDelivery] = []
@@ -404,6 +425,7 @@ class AnalysisWorker:
                     written,
                     result_set=digest,
                     progress=comparisons,
+                    treatment=support,
                     observed_at=datetime.now(UTC),
                 )
                 control_id = msg.control_id

@@ -26,6 +26,12 @@ from analysis.progress import ChangeLabel
 
 __all__ = [
     "CHANGE_LABEL_CODES",
+    "CONCEPT_TX_CONCERN",
+    "CONCEPT_TX_RULE",
+    "CONCEPT_TX_SUPPORT",
+    "CONCEPT_TX_TOPIC",
+    "CONCEPT_TX_TRIGGER",
+    "TX_PRIORITY_CODES",
     "CONCEPT_BASELINE_DATE",
     "CONCEPT_BASELINE_SR",
     "CONCEPT_BASELINE_STUDY",
@@ -205,6 +211,27 @@ CONCEPT_MDC_BASELINE = drmn("MDC-BASE", "Minimum detectable change, baseline vis
 CONCEPT_LABEL_PREVIOUS = drmn("CHG-PREV-LBL", "Change since previous visit verdict")
 CONCEPT_LABEL_BASELINE = drmn("CHG-BASE-LBL", "Change since baseline visit verdict")
 
+#: Treatment-planning support (clinic rules; analysis.treatment): topics, never diagnoses.
+CONCEPT_TX_SUPPORT = drmn("TX-SUPPORT", "Treatment-planning support")
+CONCEPT_TX_TOPIC = drmn("TX-TOPIC", "Topic for the consultation")
+CONCEPT_TX_RULE = drmn("TX-RULE", "Clinic rule identifier")
+CONCEPT_TX_CONCERN = drmn("TX-CONCERN", "Concern of the topic")
+CONCEPT_TX_TRIGGER = drmn("TX-TRIGGER", "Value that raised the topic")
+#: analysis.treatment.Priority label -> 99DRMN concept.
+TX_PRIORITY_CODES: dict[str, CodedConcept] = {
+    "high": drmn("TX-PRI-HIGH", "High priority topic"),
+    "medium": drmn("TX-PRI-MEDIUM", "Medium priority topic"),
+    "low": drmn("TX-PRI-LOW", "Low priority topic"),
+}
+_TREATMENT = (
+    CONCEPT_TX_SUPPORT,
+    CONCEPT_TX_TOPIC,
+    CONCEPT_TX_RULE,
+    CONCEPT_TX_CONCERN,
+    CONCEPT_TX_TRIGGER,
+    *TX_PRIORITY_CODES.values(),
+)
+
 #: analysis.progress.ChangeLabel value -> 99DRMN concept of the verdict.
 CHANGE_LABEL_CODES: dict[str, CodedConcept] = {
     label.value: drmn(code, label.meaning)
@@ -379,5 +406,6 @@ def all_drmn_codes() -> list[CodedConcept]:
     out += [c for c in _FIXED]
     out += [c for c in _PROGRESS]
     out += list(CHANGE_LABEL_CODES.values())
+    out += list(_TREATMENT)
     out += [s.modifier for s in ZONE_SITES.values() if s.modifier is not None]
     return out

@@ -74,6 +74,7 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 
 from analysis.progress import Change, Comparison, VisitValues
+from analysis.treatment import TreatmentSupport
 from analysis.types import ZONES, AnalysisResult, ImageResult, Measurement, SpacingSource
 from integrations.codes import (
     CONCEPT_BASELINE_DATE,
@@ -102,9 +103,15 @@ from integrations.codes import (
     CONCEPT_QUALITY_ISSUE,
     CONCEPT_SPACING_ESTIMATED,
     CONCEPT_SPACING_UNKNOWN,
+    CONCEPT_TX_CONCERN,
+    CONCEPT_TX_RULE,
+    CONCEPT_TX_SUPPORT,
+    CONCEPT_TX_TOPIC,
+    CONCEPT_TX_TRIGGER,
     DRMN_SCHEME,
     SCT_NO,
     SCT_YES,
+    TX_PRIORITY_CODES,
     change_label_code,
     key_code,
     not_assessed_code,
@@ -161,6 +168,7 @@ class _Ctx:
     segments: dict[str, SegmentRef]
     algorithm: hd.sr.AlgorithmIdentification
     comparison: Comparison | None = None
+    treatment: TreatmentSupport | None = None
 
 
 def _text(value: str, name: CodedConcept = _COMMENT) -> hd.sr.TextContentItem:
@@ -303,6 +311,45 @@ def _comparison_evaluation(comparison: Comparison) -> hd.sr.QualitativeEvaluatio
     return evaluation
 
 
+def _treatment_evaluations(support: TreatmentSupport) -> list[hd.sr.QualitativeEvaluation]:
+    """The clinic rules' topics: one CODE "Treatment-planning support" = Yes with the note and
+    the rule set as TEXT, then per topic (in rank order) CODE "Topic for the consultation" =
+    its priority, with TEXT children: the topic (Comment), the rule id, the concern and each
+    triggering value."""
+    head = hd.sr.QualitativeEvaluation(name=CONCEPT_TX_SUPPORT, value=SCT_YES)
+    notes = [_text(support.note)]
+    notes.append(
+        _text(
+            f"rule set: {support.rule_set or 'clinic rules'}; "
+            f"{support.rules_evaluated} rule(s) evaluated"
+        )
+    )
+    head[0].ContentSequence = hd.sr.ContentSequence(notes)
+    out = [head]
+    for concern in support.concerns:
+        for topic in concern.topics:
+            ev = hd.sr.QualitativeEvaluation(
+                name=CONCEPT_TX_TOPIC, value=TX_PRIORITY_CODES[topic.priority.label]
+            )
+            children = [
+                _text(topic.topic),
+                _text(topic.rule, CONCEPT_TX_RULE),
+                _text(concern.concern, CONCEPT_TX_CONCERN),
+            ]
+            for t in topic.triggers:
+                value = f"{t.value:g}" if isinstance(t.value, float) else t.value
+                unit = f" {t.unit}" if t.unit else ""
+                children.append(
+                    _text(
+                        f"{t.condition}: {t.key} = {value}{unit} ({t.region}, photo {t.image + 1})",
+                        CONCEPT_TX_TRIGGER,
+                    )
+                )
+            ev[0].ContentSequence = hd.sr.ContentSequence(children)
+            out.append(ev)
+    return out
+
+
 def _quality_evaluations(image: ImageResult) -> list[hd.sr.QualitativeEvaluation]:
     q = image.quality
     out = [
@@ -376,6 +423,8 @@ def _group(
     evaluations = _quality_evaluations(image) if top else None
     if top and comparison is not None and evaluations is not None:
         evaluations.append(_comparison_evaluation(comparison))
+    if top and ctx.treatment is not None and evaluations is not None:
+        evaluations += _treatment_evaluations(ctx.treatment)
     finding_type = CONCEPT_FINDING_QUALITY if top and not image.quality.usable else None
     kwargs: dict[str, Any] = {
         "tracking_identifier": hd.sr.TrackingIdentifier(uid=tuid, identifier=identifier),
@@ -524,6 +573,7 @@ def build_sr(
     *,
     instance_number: int = 1,
     progress: Sequence[Comparison | None] | None = None,
+    treatment: TreatmentSupport | None = None,
 ) -> hd.sr.Comprehensive3DSR:
     """Build the TID 1500 report.
 
@@ -546,6 +596,9 @@ def build_sr(
         visits, or None. Each compared key gets its changes, MDCs and verdicts as properties
         of its NUM item, and the image-level group the comparison summary (see the module
         docstring). None (default) leaves the report exactly as without progress tracking.
+    treatment
+        The clinic rules' treatment-planning support: qualitative evaluations in the first
+        photo's image-level group (see the module docstring). None leaves the report as is.
 
     Raises
     ------
@@ -570,7 +623,7 @@ def build_sr(
         segs = segmentations.get(str(source.SOPInstanceUID), ())
         refs = {k: v for seg in segs for k, v in seg.segments.items()}
         comparison = progress[index] if progress is not None else None
-        ctx = _Ctx(image, source, refs, algorithm, comparison)
+        ctx = _Ctx(image, source, refs, algorithm, comparison, treatment if index == 0 else None)
         regions = region_order(image)
         for region in regions:
             top = region == regions[-1]

@@ -335,6 +335,7 @@ def write_result_set(
             segs,
             uids,
             progress=comparisons,
+            treatment=treatment,
         )
         sr_path = out_dir / "sr.dcm"
         _save(sr, sr_path)

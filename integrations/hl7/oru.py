@@ -53,6 +53,7 @@ from hl7apy.exceptions import HL7apyException, ValidationError
 
 from analysis.keys import CONCERNS, key_info
 from analysis.progress import Change, ChangeLabel, Comparison
+from analysis.treatment import TreatmentSupport
 from analysis.types import AnalysisResult, ImageResult, Region
 from config.settings import Hl7EndpointSettings
 from integrations.errors import EncodingError
@@ -107,6 +108,12 @@ _PREV_STUDY_CODE = ("progress.previous_study", "Previous visit Study Instance UI
 _PREV_DATE_CODE = ("progress.previous_date", "Previous visit date", CODING_SCHEME)
 _BASE_STUDY_CODE = ("progress.baseline_study", "Baseline visit Study Instance UID", CODING_SCHEME)
 _BASE_DATE_CODE = ("progress.baseline_date", "Baseline visit date", CODING_SCHEME)
+_TX_NOTE_CODE = ("treatment.note", "Treatment-planning support", CODING_SCHEME)
+_TX_TOPIC_CODE = ("treatment.topic", "Topic for the consultation", CODING_SCHEME)
+_TX_RULE_CODE = ("treatment.rule", "Clinic rule identifier", CODING_SCHEME)
+_TX_PRIORITY_CODE = ("treatment.priority", "Topic priority", CODING_SCHEME)
+_TX_CONCERN_CODE = ("treatment.concern", "Concern of the topic", CODING_SCHEME)
+_TX_TRIGGER_CODE = ("treatment.trigger", "Value that raised the topic", CODING_SCHEME)
 _SCORE_UNIT = ("{score}", "score", "UCUM")
 _SCORE_RANGE = "0-100"
 #: The aggregate regions whose raw values go into the ORU (zones stay in the SR).
@@ -563,6 +570,32 @@ def _progress_rows(number: int, comparison: Comparison, method: tuple[str, str, 
     return rows
 
 
+def _treatment_rows(support: TreatmentSupport) -> list[_Obx]:
+    """The clinic rules' topics (docs/hl7-profile.md): the note, then per topic (rank order,
+    OBX-4 ``tx.N``) its text, rule id, priority (CE), concern and each triggering value."""
+    rows = [_st_row(_TX_NOTE_CODE, support.note)]
+    for n, (concern, topic) in enumerate(
+        ((c, t) for c in support.concerns for t in c.topics), start=1
+    ):
+        sub = f"tx.{n}"
+        label = topic.priority.label
+        rows.append(_st_row(_TX_TOPIC_CODE, topic.topic, sub))
+        rows.append(_st_row(_TX_RULE_CODE, topic.rule, sub))
+        priority = (
+            (label, "ST"),
+            (f"{label.capitalize()} priority topic", "ST"),
+            (CODING_SCHEME, "ID"),
+        )
+        rows.append(_Obx("CE", _TX_PRIORITY_CODE, priority, sub))
+        rows.append(_st_row(_TX_CONCERN_CODE, concern.concern, sub))
+        for t in topic.triggers:
+            value = f"{t.value:g}" if isinstance(t.value, float) else t.value
+            unit = f" {t.unit}" if t.unit else ""
+            text = f"{t.condition}: {t.key} = {value}{unit} ({t.region}, photo {t.image + 1})"
+            rows.append(_st_row(_TX_TRIGGER_CODE, text, sub))
+    return rows
+
+
 def _rows(
     result: AnalysisResult,
     study: StudyInfo,
@@ -572,6 +605,7 @@ def _rows(
     pdf: bytes | None,
     include_pdf: bool,
     progress: Sequence[Comparison | None] = (),
+    treatment: TreatmentSupport | None = None,
 ) -> list[_Obx]:
     method = (
         f"{result.algorithm_name}-{result.algorithm_version}",
@@ -593,6 +627,8 @@ def _rows(
             seen.add(na.key)
             title = _TITLES.get(na.key, na.key.replace("_", " ").capitalize())
             rows.append(_st_row((na.key, f"{title} (not assessed)", CODING_SCHEME), na.reason))
+    if treatment is not None:
+        rows.extend(_treatment_rows(treatment))
     if study.study_instance_uid:
         rows.append(_st_row(_STUDY_UID_CODE, study.study_instance_uid))
     if sr_uid:
@@ -651,6 +687,7 @@ def build_oru(
     observed_at: datetime,
     result_status: ResultStatus | str | None = None,
     progress: Sequence[Comparison | None] = (),
+    treatment: TreatmentSupport | None = None,
 ) -> OruMessage:
     """Build the ORU^R01 for one study and one EMR endpoint.
 
@@ -680,6 +717,9 @@ def build_oru(
         Per image of ``result.images`` (same order; shorter means None for the rest), the
         comparison with the patient's earlier visits, or None. Adds the change rows of
         ``docs/hl7-profile.md``; empty (default) gives exactly the message without them.
+    treatment
+        The clinic rules' treatment-planning support: adds the ``treatment.*`` rows of
+        ``docs/hl7-profile.md`` (topics for the clinician, never a diagnosis); None adds none.
 
     Returns
     -------
@@ -715,6 +755,7 @@ def build_oru(
         pdf=pdf,
         include_pdf=endpoint.include_pdf,
         progress=progress,
+        treatment=treatment,
     )
     if len(rows) > 9999:
         raise EncodingError(f"OBX-1: {len(rows)} observations exceed the SI limit of 9999")
@@ -801,6 +842,7 @@ def build_notice(
     result_set: str,
     observed_at: datetime,
     progress: Sequence[Comparison | None] = (),
+    treatment: TreatmentSupport | None = None,
 ) -> OruMessage:
     """The ORU^R01 announcing a written result set to one endpoint (the service's notice).
 
@@ -821,5 +863,6 @@ def build_notice(
         seg_uids=[f.sop_instance_uid for f in written.files if f.kind == "seg"],
         pdf=written.pdf,
         progress=progress,
+        treatment=treatment,
         observed_at=observed_at,
     )

@@ -15,6 +15,8 @@ from skimage import data
 from dicom_node.analyze_cmd import analyze_command, load_inputs
 from dicom_node.cli import main
 
+ROOT = Path(__file__).resolve().parents[3]
+
 
 def _dicom(path: Path, rgb: np.ndarray) -> None:
     ds = Dataset()
@@ -52,7 +54,19 @@ def test_images_and_dicom_analysed_together(
     _dicom(dcm, astro)
     out = tmp_path / "out"
     rc = main(
-        ["analyze", str(jpg), str(dcm), "--out", str(out), "--device", "cpu", "--language", "ko"]
+        [
+            "analyze",
+            str(jpg),
+            str(dcm),
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--language",
+            "ko",
+            "--rules",
+            str(ROOT / "config" / "examples" / "rules.yaml"),
+        ]
     )
     assert rc == 0
     doc = json.loads(capsys.readouterr().out)
@@ -77,6 +91,10 @@ def test_images_and_dicom_analysed_together(
     assert Path(outputs["patient_pdf"]).name == "patient-report.pdf"
     assert Path(outputs["patient_dcm"]).name == "patient-report.dcm"
     assert set(outputs["patient"]) == {"ko"}
+    # --rules: the clinic rules' topics, worded as topics for the clinician
+    support = doc["treatment_support"]
+    assert support["rules_evaluated"] == 8 and "not a diagnosis" in support["note"]
+    assert support["rule_set"].startswith("Example rules")
     assert "PHI" not in json.dumps(doc)
 
 
