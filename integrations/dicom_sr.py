@@ -47,6 +47,19 @@ Progress (only when the photo has a comparison, ``build_sr(progress=...)``)::
      ├─ UIDREF / UIDREF / DATE of the baseline visit
      └─ TEXT Earlier visit not compared: date, view, version and the reason, per prior
 
+Treatment-planning support (only with clinic rules, ``build_sr(treatment=...)``), in the first
+photo's image-level group::
+
+    CODE Treatment-planning support (99DRMN TX-SUPPORT) = Yes
+     ├─ TEXT Comment: topics for the clinician, not a diagnosis or prescription
+     └─ TEXT Comment: the rule set and how many rules were evaluated
+    CODE Topic for the consultation (TX-TOPIC) = High / Medium / Low priority (TX-PRI-*),
+         one per topic in rank order
+     ├─ TEXT Comment: the topic
+     ├─ TEXT Clinic rule identifier (TX-RULE): the rule id
+     ├─ TEXT Concern of the topic (TX-CONCERN)
+     └─ TEXT Value that raised the topic (TX-TRIGGER), per triggering value
+
 The groups keep their Tracking Identifier and Tracking UID, which depend only on the patient,
 the view and the zone, so a comparison sits in the group that tracks the same zone in the
 earlier SRs.
