@@ -65,7 +65,15 @@ def _conv(cin: int, cout: int, kernel: int = 1, stride: int = 1) -> nn.Conv2d:
 
 
 def _dw(channels: int, stride: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(channels, channels, 3, stride=stride, padding=0, groups=channels, bias=True)
+    # Stride 1: TF SAME is symmetric (1, 1), which the convolution pads itself; stride 2 is
+    # preceded by :func:`_same_pad`.
+    pad = 1 if stride == 1 else 0
+    return nn.Conv2d(channels, channels, 3, stride=stride, padding=pad, groups=channels, bias=True)
+
+
+def _same_pad(kernel: int, stride: int) -> nn.Module:
+    """Explicit TF ``SAME`` padding in front of a strided 3x3 depthwise conv (none for stride 1)."""
+    return TFSamePad(kernel, stride) if stride != 1 else nn.Identity()
 
 
 def _pad_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
@@ -85,7 +93,7 @@ class _BlazeBlock(nn.Module):
         super().__init__()
         self.cout = cout
         self.stride = stride
-        self.pad = TFSamePad(3, stride)
+        self.pad = _same_pad(3, stride)
         self.dw = _dw(cin, stride)
         self.pw = _conv(cin, cout)
         self.act = act
@@ -162,10 +170,10 @@ class _Bottleneck(nn.Module):
         super().__init__()
         self.cout = cout
         self.stride = stride
-        self.pad1 = TFSamePad(3, stride)
+        self.pad1 = _same_pad(3, stride)
         self.dw1 = _dw(cin, stride)
         self.pw1 = _conv(cin, mid)
-        self.pad2 = TFSamePad(3, 1)
+        self.pad2 = _same_pad(3, 1)
         self.dw2 = _dw(mid)
         self.pw2 = _conv(mid, cout)
 
@@ -241,7 +249,7 @@ class _PBlock(nn.Module):
         super().__init__()
         self.cout = cout
         self.stride = stride
-        self.pad = TFSamePad(3, stride)
+        self.pad = _same_pad(3, stride)
         self.dw = _dw(cin, stride)
         self.pw = _conv(cin, cout)
         self.act = nn.PReLU(cout)
@@ -317,7 +325,7 @@ class _IrisBlock(nn.Module):
         self.stride = stride
         self.reduce = _conv(cin, mid, 2 if stride == 2 else 1, stride)
         self.reduce_act = nn.PReLU(mid)
-        self.pad = TFSamePad(3, 1)
+        self.pad = _same_pad(3, 1)
         self.dw = _dw(mid)
         self.pw = _conv(mid, cout)
         self.act = nn.PReLU(cout)
