@@ -14,13 +14,16 @@ I/O (it is part of the pure core).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from analysis.progress import Comparison
+from analysis.keys import CONCERNS, KEYS, key_info
+from analysis.mdc import mdc_for
+from analysis.progress import ChangeLabel, Comparison, classify, family_factor
 from analysis.scores import compute_scores
 from analysis.types import AnalysisResult, ImageResult, Measurement
 
@@ -28,11 +31,15 @@ __all__ = [
     "NOTE",
     "Condition",
     "ConcernTopics",
+    "Course",
+    "CourseChange",
+    "CourseResponse",
     "Priority",
     "Rule",
     "Topic",
     "TreatmentSupport",
     "Trigger",
+    "course_response",
     "evaluate",
     "zone_scores",
 ]
@@ -449,3 +456,147 @@ def evaluate(
     concerns.sort(key=lambda c: (-c.priority, -len(c.topics), c.concern))
     logger.debug("treatment rules: %d of %d fired", sum(len(v) for v in fired.values()), len(rules))
     return TreatmentSupport(tuple(concerns), len(rules), rule_set=rule_set)
+
+
+# --------------------------------------------------------------------------- treatment course
+
+
+@dataclass(frozen=True, slots=True)
+class Course:
+    """A treatment course recorded for a patient (by ``dermnode course add``).
+
+    Attributes
+    ----------
+    name
+        What the clinic calls it (``Laser toning``).
+    protocol
+        Free text (``1064 nm, every 2 weeks``).
+    start_date
+        The day the course began.
+    sessions
+        The number of sessions planned (None when open).
+    """
+
+    name: str
+    protocol: str
+    start_date: dt.date
+    sessions: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ValueError("name: must not be empty")
+        if self.sessions is not None and self.sessions < 1:
+            raise ValueError("sessions: must be >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class CourseChange:
+    """One concern's response since the course began: its key, region, the value at the
+    course's baseline visit and now, the change and the MDC-gated verdict."""
+
+    concern: str
+    key: str
+    region: str
+    start_value: float
+    current: float
+    delta: float
+    mdc: float | None
+    label: ChangeLabel
+    unit: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CourseResponse:
+    """Each concern's response since *course* began (``reason`` says why there is none)."""
+
+    course: Course
+    baseline_date: dt.date | None
+    changes: tuple[CourseChange, ...]
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``course`` object of the JSON result."""
+        return {
+            "name": self.course.name,
+            "protocol": self.course.protocol,
+            "start_date": self.course.start_date.isoformat(),
+            "sessions": self.course.sessions,
+            "baseline_date": None if self.baseline_date is None else self.baseline_date.isoformat(),
+            "reason": self.reason,
+            "changes": [
+                {
+                    "concern": c.concern,
+                    "key": c.key,
+                    "region": c.region,
+                    "start_value": c.start_value,
+                    "current": c.current,
+                    "delta": c.delta,
+                    "mdc": c.mdc,
+                    "label": str(c.label),
+                    "unit": c.unit,
+                }
+                for c in self.changes
+            ],
+        }
+
+
+def _concern_key(comparison: Comparison, concern: str, top: str) -> tuple[str, str] | None:
+    keys = [k.key for k in KEYS if k.concern == concern]
+    current = comparison.current.values
+    for key in keys:
+        if (top, key) in current:
+            return key, top
+    for key in keys:
+        for region, k in current:
+            if k == key:
+                return key, region
+    return None
+
+
+def course_response(course: Course, comparison: Comparison, *, top: str = "face") -> CourseResponse:
+    """Each concern's change from the course's baseline visit to this visit.
+
+    The baseline is the latest compared visit on or before the course's start date (the
+    state before treatment). Per concern, its first key (:data:`analysis.keys.KEYS` order)
+    measured in region *top* (else in any region); the change is gated by the key's MDC95 at
+    the baseline value, widened family-wise for the number of concerns compared (as
+    :func:`analysis.progress.compare` does), so a change inside the measurement noise is
+    ``stable``, never an improvement.
+    """
+    if not comparison.comparable:
+        return CourseResponse(course, None, (), comparison.reason or "not compared")
+    earlier = [
+        v
+        for v in comparison.visits
+        if v.study_uid != comparison.current.study_uid and v.study_date <= course.start_date
+    ]
+    if not earlier:
+        return CourseResponse(
+            course, None, (), "no compared visit on or before the day the course began"
+        )
+    base = max(earlier, key=lambda v: v.study_date)
+    rows: list[tuple[str, str, str, float, float, float | None, str]] = []
+    for concern in CONCERNS:
+        found = _concern_key(comparison, concern, top)
+        if found is None:
+            continue
+        key, region = found
+        if (region, key) not in base.values:
+            continue
+        start = float(base.values[(region, key)])
+        now = float(comparison.current.values[(region, key)])
+        m = mdc_for(key, region)
+        threshold = None if m is None else m.threshold(start) * m.upper_factor()
+        unit = comparison.current.units.get(key, key_info(key).unit)
+        rows.append((concern, key, region, start, now, threshold, unit))
+    factor = family_factor(sum(1 for r in rows if r[5] is not None))
+    changes = []
+    for concern, key, region, start, now, threshold, unit in rows:
+        mdc = None if threshold is None else threshold * factor
+        delta = now - start
+        changes.append(
+            CourseChange(
+                concern, key, region, start, now, delta, mdc, classify(key, delta, mdc), unit
+            )
+        )
+    return CourseResponse(course, base.study_date, tuple(changes))

@@ -57,6 +57,21 @@ def _parser() -> argparse.ArgumentParser:
     h.add_argument("--issuer", default="", help="Issuer of Patient ID, when the PACS sends one")
     h.add_argument("--config", help="YAML configuration file")
 
+    co = sub.add_parser("course", help="record or list a patient's treatment course")
+    cosub = co.add_subparsers(dest="course_command", required=True)
+    ca = cosub.add_parser("add", help="record a course (progress then shows the response)")
+    ca.add_argument("patient_id")
+    ca.add_argument("--issuer", default="", help="Issuer of Patient ID, when the PACS sends one")
+    ca.add_argument("--name", required=True, help="the course, e.g. 'Laser toning'")
+    ca.add_argument("--protocol", default="", help="free text, e.g. '1064 nm every 2 weeks'")
+    ca.add_argument("--start", required=True, help="start date, YYYY-MM-DD")
+    ca.add_argument("--sessions", type=int, default=None, help="planned sessions")
+    ca.add_argument("--config", help="YAML configuration file")
+    cl = cosub.add_parser("list", help="the patient's courses")
+    cl.add_argument("patient_id")
+    cl.add_argument("--issuer", default="")
+    cl.add_argument("--config", help="YAML configuration file")
+
     j = sub.add_parser("jobs", help="list, show or retry jobs (no patient data)")
     j.add_argument("--config", help="YAML configuration file")
     jsub = j.add_subparsers(dest="jobs_command", required=True)
@@ -89,6 +104,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             rules = load_clinic_rules(args.file)
             print(f"OK: {args.file}: {len(rules.rules)} rule(s)")
             return 0
+        if args.command == "course":
+            from dicom_node.course_cmd import course_add_command, course_list_command
+
+            if args.course_command == "add":
+                return course_add_command(
+                    args.patient_id,
+                    args.issuer,
+                    args.name,
+                    args.protocol,
+                    args.start,
+                    args.sessions,
+                    args.config,
+                )
+            return course_list_command(args.patient_id, args.issuer, args.config)
         if args.command == "serve":
             from dicom_node.app import serve
 

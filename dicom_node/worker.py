@@ -49,7 +49,7 @@ from pydicom.dataset import Dataset
 
 from analysis.errors import DermNodeError, InputRejected
 from analysis.progress import Comparison
-from analysis.treatment import TreatmentSupport, evaluate
+from analysis.treatment import CourseResponse, TreatmentSupport, course_response, evaluate
 from analysis.types import (
     AnalysisResult,
     ImageDescription,
@@ -324,6 +324,7 @@ class AnalysisWorker:
             if self.rules is not None
             else None
         )
+        course = self._course_responses(result, info, date, comparisons)
         written = write_result_set(
             result,
             sources,
@@ -333,8 +334,12 @@ class AnalysisWorker:
             progress=progress if has_progress else None,
             patient_languages=self._patient_languages(),
             treatment=support,
+            course=course,
         )
         doc = result.to_json(written.to_json(want_sc))
+        for image_doc, response in zip(doc["images"], course or [], strict=False):
+            if response is not None:
+                image_doc["course"] = response.to_json()
         if support is not None:
             doc["treatment_support"] = support.to_json()
         for image_doc, prior in zip(doc["images"], progress, strict=True):
@@ -350,6 +355,7 @@ class AnalysisWorker:
             written,
             comparisons if has_progress else [],
             support,
+            course or [],
         )
         sr = written.sr
         rows = index_rows(result, info, date, digest, None if sr is None else sr.sop_instance_uid)
@@ -372,6 +378,26 @@ class AnalysisWorker:
         )
         return StudyOutcome(job_id, state, len(images), usable, len(deliveries), duration)
 
+    def _course_responses(
+        self,
+        result: AnalysisResult,
+        info: StudyInfo,
+        date: dt.date,
+        comparisons: Sequence[Comparison | None],
+    ) -> list[CourseResponse | None] | None:
+        """Per image, the response since the patient's current treatment course began (None
+        without a course recorded by ``dermnode course add`` or without a comparison)."""
+        if not info.patient_id.strip():
+            return None
+        course = self.store.active_course(info.patient_id, info.issuer_of_patient_id, date)
+        if course is None:
+            return None
+        out: list[CourseResponse | None] = []
+        for image, comparison in zip(result.images, comparisons, strict=True):
+            top = "face" if image.description.view.is_face else "skin"
+            out.append(None if comparison is None else course_response(course, comparison, top=top))
+        return out if any(r is not None for r in out) else None
+
     def _patient_languages(self) -> tuple[str, ...]:
         """The site's patient-report language first, then those destinations override to."""
         report = self.settings.report
@@ -392,6 +418,7 @@ class AnalysisWorker:
         written: ResultSet,
         comparisons: Sequence[Comparison | None],
         support: TreatmentSupport | None = None,
+        course: Sequence[CourseResponse | None] = (),
     ) -> list[NewDelivery]:
         """Every object x destination, then one notice per HL7 endpoint."""
         out: list[NewDelivery] = []
@@ -426,6 +453,7 @@ class AnalysisWorker:
                     result_set=digest,
                     progress=comparisons,
                     treatment=support,
+                    course=course,
                     observed_at=datetime.now(UTC),
                 )
                 control_id = msg.control_id

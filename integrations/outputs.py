@@ -39,7 +39,7 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 
 from analysis.progress import Comparison
-from analysis.treatment import TreatmentSupport
+from analysis.treatment import CourseResponse, TreatmentSupport
 from analysis.types import AnalysisResult
 from integrations.dicom_common import Equipment, pair_sources, set_series_date_time
 from integrations.dicom_seg import SegOutput, build_segmentations, use_safe_rle_encoder
@@ -202,6 +202,7 @@ def write_outputs(
     progress: Sequence[PriorView | None] | None = None,
     patient_languages: Sequence[str] = (),
     treatment: TreatmentSupport | None = None,
+    course: Sequence[CourseResponse | None] | None = None,
 ) -> dict[str, Any]:
     """Write SR, SEG, PDF and Encapsulated PDF of *result*; return the JSON ``outputs``.
 
@@ -220,6 +221,7 @@ def write_outputs(
         progress=progress,
         patient_languages=patient_languages,
         treatment=treatment,
+        course=course,
     )
     return written.to_json(secondary_capture)
 
@@ -235,6 +237,7 @@ def write_result_set(
     progress: Sequence[PriorView | None] | None = None,
     patient_languages: Sequence[str] = (),
     treatment: TreatmentSupport | None = None,
+    course: Sequence[CourseResponse | None] | None = None,
 ) -> ResultSet:
     """Write SR, SEG, PDF and Encapsulated PDF of *result* into *out_dir*.
 
@@ -265,6 +268,9 @@ def write_result_set(
         The clinic rules' treatment-planning support (:func:`analysis.treatment.evaluate`), or
         None: shown on a "Topics for the consultation" page of the clinician report and as
         items of the SR.
+    course
+        Per image (same order), the response since the patient's treatment course began
+        (:func:`analysis.treatment.course_response`), or None: a "Treatment course" page.
 
     Returns
     -------
@@ -340,7 +346,9 @@ def write_result_set(
         sr_path = out_dir / "sr.dcm"
         _save(sr, sr_path)
         files.append(_file(OutputKind.SR, sr, sr_path))
-    pdf = render_report(result, study, photos, progress=progress, treatment=treatment)
+    pdf = render_report(
+        result, study, photos, progress=progress, treatment=treatment, course=course
+    )
     pdf_path = out_dir / "report.pdf"
     _save_bytes(pdf, pdf_path)
     if dicom_pairs:

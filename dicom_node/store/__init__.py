@@ -39,7 +39,8 @@ Modules: :mod:`~dicom_node.store.schema` (tables, in-place upgrades),
 bounded however many association threads come and go), and one module per table:
 :mod:`~dicom_node.store.studies`, :mod:`~dicom_node.store.instances`,
 :mod:`~dicom_node.store.outbox` (with :meth:`JobStore.hand_off`, a result set's index rows,
-outbox rows and the ``encoded`` state in ONE transaction), :mod:`~dicom_node.store.results`.
+outbox rows and the ``encoded`` state in ONE transaction), :mod:`~dicom_node.store.results`,
+:mod:`~dicom_node.store.courses` (treatment courses per patient).
 Files are created 0600 in a 0700 folder.
 """
 
@@ -48,6 +49,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from config.settings import DeliverySettings
+from dicom_node.store.courses import Courses
 from dicom_node.store.instances import Instances
 from dicom_node.store.outbox import Outbox, backoff_delay_s
 from dicom_node.store.records import (
@@ -84,7 +86,7 @@ __all__ = [
 DB_FILENAME = "dermnode.sqlite3"
 
 
-class JobStore(Studies, Instances, Outbox, Results):
+class JobStore(Studies, Instances, Outbox, Results, Courses):
     """The SQLite job store (WAL, pooled connections).
 
     Parameters

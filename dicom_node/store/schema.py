@@ -8,6 +8,7 @@ Version history:
    in the store, not in side files); ``outbox.first_failed_at`` (a maximum age for transient
    delivery errors); the patient columns nothing read (``patient_name``,
    ``patient_birth_date``, ``patient_sex``, ``accession_number``) dropped.
+4. ``courses`` (treatment courses per patient, :mod:`dicom_node.store.courses`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ __all__ = ["SCHEMA", "SCHEMA_VERSION", "migrate"]
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS studies (
@@ -111,6 +112,19 @@ CREATE TABLE IF NOT EXISTS results (
 );
 CREATE INDEX IF NOT EXISTS results_patient
     ON results (patient_id, issuer_of_patient_id, view, study_date);
+
+CREATE TABLE IF NOT EXISTS courses (
+    id                   INTEGER PRIMARY KEY AUTOINCREMENT,
+    patient_id           TEXT NOT NULL,
+    issuer_of_patient_id TEXT NOT NULL DEFAULT '',
+    name                 TEXT NOT NULL,
+    protocol             TEXT NOT NULL DEFAULT '',
+    start_date           TEXT NOT NULL,
+    sessions             INTEGER,
+    created_at           REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS courses_patient
+    ON courses (patient_id, issuer_of_patient_id, start_date);
 """
 
 #: Columns of earlier versions that no code reads; removed by :func:`migrate`.

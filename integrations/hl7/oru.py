@@ -53,7 +53,7 @@ from hl7apy.exceptions import HL7apyException, ValidationError
 
 from analysis.keys import CONCERNS, key_info
 from analysis.progress import Change, ChangeLabel, Comparison
-from analysis.treatment import TreatmentSupport
+from analysis.treatment import CourseResponse, TreatmentSupport
 from analysis.types import AnalysisResult, ImageResult, Region
 from config.settings import Hl7EndpointSettings
 from integrations.errors import EncodingError
@@ -114,6 +114,14 @@ _TX_RULE_CODE = ("treatment.rule", "Clinic rule identifier", CODING_SCHEME)
 _TX_PRIORITY_CODE = ("treatment.priority", "Topic priority", CODING_SCHEME)
 _TX_CONCERN_CODE = ("treatment.concern", "Concern of the topic", CODING_SCHEME)
 _TX_TRIGGER_CODE = ("treatment.trigger", "Value that raised the topic", CODING_SCHEME)
+_COURSE_NAME_CODE = ("course.name", "Treatment course", CODING_SCHEME)
+_COURSE_START_CODE = ("course.start_date", "Treatment course start date", CODING_SCHEME)
+_COURSE_BASE_CODE = (
+    "course.baseline_date",
+    "Visit the course response is measured from",
+    CODING_SCHEME,
+)
+_COURSE_NOTE_CODE = ("course.note", "Treatment course note", CODING_SCHEME)
 _SCORE_UNIT = ("{score}", "score", "UCUM")
 _SCORE_RANGE = "0-100"
 #: The aggregate regions whose raw values go into the ORU (zones stay in the SR).
@@ -596,6 +604,36 @@ def _treatment_rows(support: TreatmentSupport) -> list[_Obx]:
     return rows
 
 
+def _course_rows(number: int, response: CourseResponse) -> list[_Obx]:
+    """The treatment course of image *number* (docs/hl7-profile.md): its name, start date and
+    the course's baseline visit, then per concern the change since then and its verdict."""
+    c = response.course
+    sub = str(number)
+    rows = [
+        _st_row(_COURSE_NAME_CODE, f"{c.name} ({c.protocol})" if c.protocol else c.name, sub),
+        _dt_row(_COURSE_START_CODE, c.start_date.strftime("%Y%m%d"), sub),
+    ]
+    if response.baseline_date is None:
+        rows.append(_st_row(_COURSE_NOTE_CODE, response.reason, sub))
+        return rows
+    rows.append(_dt_row(_COURSE_BASE_CODE, response.baseline_date.strftime("%Y%m%d"), sub))
+    for ch in response.changes:
+        try:
+            meaning = key_info(ch.key).meaning
+        except KeyError:
+            meaning = ch.key
+        zone = f"{number}.{ch.region}"
+        code = (
+            f"{ch.key}.course_change",
+            f"{meaning} change since the course began",
+            CODING_SCHEME,
+        )
+        rows.append(_nm_row(code, ch.delta, ch.unit, zone))
+        label_code = (f"{ch.key}.course_label", f"{meaning} course response", CODING_SCHEME)
+        rows.append(_label_row(label_code, str(ch.label), zone))
+    return rows
+
+
 def _rows(
     result: AnalysisResult,
     study: StudyInfo,
@@ -606,6 +644,7 @@ def _rows(
     include_pdf: bool,
     progress: Sequence[Comparison | None] = (),
     treatment: TreatmentSupport | None = None,
+    course: Sequence[CourseResponse | None] = (),
 ) -> list[_Obx]:
     method = (
         f"{result.algorithm_name}-{result.algorithm_version}",
@@ -619,6 +658,9 @@ def _rows(
         comparison = progress[number - 1] if number - 1 < len(progress) else None
         if comparison is not None:
             rows.extend(_progress_rows(number, comparison, method))
+        response = course[number - 1] if number - 1 < len(course) else None
+        if response is not None:
+            rows.extend(_course_rows(number, response))
     seen: set[str] = set()
     for image in result.images:
         for na in image.not_assessed:
@@ -688,6 +730,7 @@ def build_oru(
     result_status: ResultStatus | str | None = None,
     progress: Sequence[Comparison | None] = (),
     treatment: TreatmentSupport | None = None,
+    course: Sequence[CourseResponse | None] = (),
 ) -> OruMessage:
     """Build the ORU^R01 for one study and one EMR endpoint.
 
@@ -720,6 +763,9 @@ def build_oru(
     treatment
         The clinic rules' treatment-planning support: adds the ``treatment.*`` rows of
         ``docs/hl7-profile.md`` (topics for the clinician, never a diagnosis); None adds none.
+    course
+        Per image (same order; shorter means None), the response since the patient's
+        treatment course began: adds the ``course.*`` rows of ``docs/hl7-profile.md``.
 
     Returns
     -------
@@ -756,6 +802,7 @@ def build_oru(
         include_pdf=endpoint.include_pdf,
         progress=progress,
         treatment=treatment,
+        course=course,
     )
     if len(rows) > 9999:
         raise EncodingError(f"OBX-1: {len(rows)} observations exceed the SI limit of 9999")
@@ -843,6 +890,7 @@ def build_notice(
     observed_at: datetime,
     progress: Sequence[Comparison | None] = (),
     treatment: TreatmentSupport | None = None,
+    course: Sequence[CourseResponse | None] = (),
 ) -> OruMessage:
     """The ORU^R01 announcing a written result set to one endpoint (the service's notice).
 
@@ -864,5 +912,6 @@ def build_notice(
         pdf=written.pdf,
         progress=progress,
         treatment=treatment,
+        course=course,
         observed_at=observed_at,
     )

@@ -187,10 +187,18 @@ class TrendSeries:
 
 
 def trend_charts(
-    series: Sequence[TrendSeries], axis_label: str, size_in: tuple[float, float]
+    series: Sequence[TrendSeries],
+    axis_label: str,
+    size_in: tuple[float, float],
+    *,
+    marker: dt.date | None = None,
+    scale: tuple[float, float] | None = (0.0, 100.0),
 ) -> Image.Image:
     """Small line charts, one per concern, of the score over the visits (last segment in the
-    verdict's colour: green improved, red worsened, grey stable)."""
+    verdict's colour: green improved, red worsened, grey stable).
+
+    *marker*: a dashed vertical line where that date falls between the visits (a treatment
+    course's start). *scale*: the y range (None: fitted to each series, for raw values)."""
     font, bold = _font(), _font(bold=True)
     fig = Figure(figsize=size_in, dpi=DPI)
     cols = 3
@@ -206,8 +214,12 @@ def trend_charts(
         if len(xs) >= 2:
             colour = _VERDICT_COLOURS.get(s.verdict, _NOW)
             ax.plot(xs[-2:], s.scores[-2:], color=colour, linewidth=2.0, marker="o", markersize=4)
-        ax.set_ylim(0, 100)
-        ax.set_yticks([0, 50, 100])
+        if scale is not None:
+            ax.set_ylim(*scale)
+            ax.set_yticks([scale[0], (scale[0] + scale[1]) / 2, scale[1]])
+        if marker is not None:
+            before = sum(1 for d in s.dates if d <= marker)
+            ax.axvline(before - 0.5, color="#555555", linestyle="--", linewidth=0.9)
         ax.set_xticks(xs, [d.strftime("%y-%m-%d") for d in s.dates], fontsize=6)
         ax.tick_params(axis="y", labelsize=6)
         ax.set_title(s.label, fontproperties=bold, fontsize=7.5)

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from reportlab.pdfgen.canvas import Canvas
 
-from analysis.treatment import TreatmentSupport
+from analysis.treatment import CourseResponse, TreatmentSupport
 from analysis.types import AnalysisResult
 from integrations.progress_view import PriorView
 from integrations.report.canvas import (
@@ -20,6 +20,7 @@ from integrations.report.canvas import (
     Page,
     draw_text,
 )
+from integrations.report.course_page import CoursePage, draw_course_page
 from integrations.report.photo_page import draw_photo_page
 from integrations.report.progress_pages import (
     ProgressPage,
@@ -43,6 +44,7 @@ def _render(
     pages: Sequence[Page],
     progress: Sequence[PriorView | None] | None,
     treatment: TreatmentSupport | None,
+    course: Sequence[CourseResponse | None] | None = None,
 ) -> bytes:
     buf = io.BytesIO()
     c = Canvas(buf, pagesize=PAGE, invariant=True, pageCompression=1)
@@ -50,12 +52,15 @@ def _render(
     c.setAuthor(f"{result.algorithm_name} {result.algorithm_version}")
     c.setSubject("Decision support, not diagnosis")
     algo = f"{result.algorithm_name} {result.algorithm_version}"
-    plan: list[Page | ProgressPage | TreatmentPage] = []
+    plan: list[Page | ProgressPage | TreatmentPage | CoursePage] = []
     for i, page in enumerate(pages):
         plan.append(page)
         prior = progress[i] if progress is not None else None
         if prior is not None:
             plan += progress_pages(page, prior, i + 1, len(pages))
+        response = course[i] if course is not None and i < len(course) else None
+        if response is not None and prior is not None:
+            plan.append(CoursePage(response, prior.comparison, page, i + 1, len(pages)))
     if treatment is not None and pages:
         plan.append(TreatmentPage(treatment, pages[0]))
     if not plan:
@@ -69,6 +74,8 @@ def _render(
             draw_photo_page(c, item, photo_no, len(pages), algo, n, total)
         elif isinstance(item, TreatmentPage):
             draw_treatment_page(c, item, algo, n, total)
+        elif isinstance(item, CoursePage):
+            draw_course_page(c, item, algo, n, total)
         elif item.part == 0:
             draw_progress_overview(c, item, algo, n, total)
         else:
@@ -86,6 +93,7 @@ def render_report(
     *,
     progress: Sequence[PriorView | None] | None = None,
     treatment: TreatmentSupport | None = None,
+    course: Sequence[CourseResponse | None] | None = None,
 ) -> bytes:
     """Render the PDF report of *result*: one landscape A4 page per photo.
 
@@ -105,6 +113,9 @@ def render_report(
         key (continued on further pages when long).
     treatment
         The clinic rules' result: a last page "Topics for the consultation".
+    course
+        Per photo (same order), the response since the patient's treatment course began, or
+        None: a "Treatment course" page after that photo's progress pages.
 
     Raises
     ------
@@ -117,4 +128,4 @@ def render_report(
     ]
     if progress is not None and len(progress) != len(pages):
         raise ValueError(f"progress: {len(progress)} entries for {len(pages)} images")
-    return _render(result, pages, progress, treatment)
+    return _render(result, pages, progress, treatment, course)

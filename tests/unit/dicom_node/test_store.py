@@ -273,7 +273,7 @@ def test_an_older_job_store_is_upgraded_in_place(tmp_path: Path, version: int) -
     conn.commit()
     conn.close()
     with JobStore(db) as s:
-        assert s.schema_version == SCHEMA_VERSION == 3
+        assert s.schema_version == SCHEMA_VERSION == 4
         got = s.get_instance("1.1")
         assert got is not None and got.spool_removed_at is None and got.calling_ae == "PACS"
         assert got.patient_id == "ID7"

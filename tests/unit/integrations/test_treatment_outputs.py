@@ -175,3 +175,71 @@ def test_clinician_report_page(written: dict) -> None:
 
 def test_support_type() -> None:
     assert isinstance(evaluate((), fakes.analysis_result()), TreatmentSupport)
+
+
+# --------------------------------------------------------------------------- treatment course
+
+
+def test_course_rows_in_the_oru() -> None:
+    import datetime as dt
+
+    from analysis.treatment import Course, course_response
+    from tests.unit.integrations import progress_fakes as P
+
+    response = course_response(
+        Course("Laser toning", "1064 nm", dt.date(2024, 3, 1)), P.comparison()
+    )
+    msg = build_oru(
+        hl7_fakes.result(hl7_fakes.image()),
+        hl7_fakes.study(),
+        hl7_fakes.endpoint(),
+        control_id="CTRL0005",
+        sr_uid=None,
+        seg_uids=(),
+        pdf=None,
+        observed_at=hl7_fakes.OBSERVED_AT,
+        course=[response],
+    )
+    reparsed = parse_message(msg.text, validation_level=VALIDATION_LEVEL.STRICT, find_groups=True)
+    assert Validator.validate(reparsed) is True
+    rows = {(r[1], r[2]): r for r in _obx(msg.text)}
+    assert rows[("course.name", "1")][3] == "Laser toning (1064 nm)"
+    assert (
+        rows[("course.start_date", "1")][:1] == ["DT"]
+        and rows[("course.start_date", "1")][3] == "20240301"
+    )
+    assert rows[("course.baseline_date", "1")][3] == "20240110"
+    change = rows[("pigmentation.ita_deg.course_change", "1.face")]
+    assert change[0] == "NM" and float(change[3]) == pytest.approx(0.2)
+    assert rows[("pigmentation.ita_deg.course_label", "1.face")][3] == "stable"
+
+
+def test_course_page_in_the_clinician_report(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from analysis.treatment import Course, course_response
+    from integrations.progress_view import PriorView
+    from integrations.report import render_report
+    from integrations.study import StudyInfo
+    from tests.unit.integrations import progress_fakes as P
+
+    comparison = P.comparison()
+    response = course_response(
+        Course("Laser toning", "1064 nm", dt.date(2024, 3, 1), 8), comparison
+    )
+    pdf = render_report(
+        fakes.analysis_result(),
+        StudyInfo.from_dataset(fakes.sources()[0]),
+        [fakes.photo_pixels(0), None],
+        progress=[PriorView(comparison), None],
+        course=[response, None],
+    )
+    path = tmp_path / "r.pdf"
+    path.write_bytes(pdf)
+    exe = require_binary("pdftotext")
+    text = subprocess.run(
+        [exe, "-layout", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    assert "Treatment course: Laser toning" in text
+    assert "began 2024-03-01, 8 sessions planned" in text
+    assert "visit of 2024-01-10" in text
