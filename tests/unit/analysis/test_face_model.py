@@ -138,12 +138,26 @@ def test_landmarks_shapes_and_anatomy(faces: dict[str, FaceLandmarks | None]) ->
     assert x < mesh[1, 0] < x + w and y < mesh[1, 1] < y + h
 
 
-def test_batch_gives_the_same_as_one_by_one(model: FaceModel) -> None:
-    a, b = _load("london_001_03.jpg"), _load("london_014_03.jpg")
-    together = model([a, b])
-    alone = model([b])[0]
-    assert together[1] is not None and alone is not None
-    np.testing.assert_allclose(together[1].mesh, alone.mesh, atol=1e-2)
+def test_batch_gives_the_same_as_one_by_one(
+    model: FaceModel, faces: dict[str, FaceLandmarks | None]
+) -> None:
+    together = faces["london_014_03.jpg"]  # second of a batch of two
+    alone = model([_load("london_014_03.jpg")])[0]
+    assert together is not None and alone is not None
+    np.testing.assert_allclose(together.mesh, alone.mesh, atol=1e-2)
+    np.testing.assert_allclose(together.iris_image_left, alone.iris_image_left, atol=1e-2)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_gives_the_cpu_landmarks(faces: dict[str, FaceLandmarks | None]) -> None:
+    on_gpu = FaceModel("cuda")([_load(n) for n in sorted(PUPILS)])
+    for name, gpu in zip(sorted(PUPILS), on_gpu, strict=True):
+        cpu = faces[name]
+        assert cpu is not None and gpu is not None
+        assert float(np.abs(cpu.mesh[:, :2] - gpu.mesh[:, :2]).max()) < 0.5, name
+        assert float(np.abs(cpu.iris_image_left - gpu.iris_image_left).max()) < 0.5, name
+        assert abs(cpu.detection_score - gpu.detection_score) < 1e-3
 
 
 def test_rotation_and_scale_follow_the_face(model: FaceModel) -> None:

