@@ -25,7 +25,7 @@ from typing import Protocol
 from config.settings import DestinationSettings, Hl7EndpointSettings, Settings
 from dicom_node.store import JobStore, OutboxItem, OutboxKind, OutboxState, StudyState
 from integrations.errors import Hl7DeliveryError, PacsDeliveryError
-from integrations.hl7.deliver import transport_for
+from integrations.hl7.endpoints import transport_for
 from integrations.hl7.transport import Hl7Transport
 from integrations.pacs_export import SendResult, send_files
 
@@ -121,7 +121,7 @@ class Deliverer:
         The C-STORE sender (default :func:`integrations.pacs_export.send_files`).
     hl7_transports
         Makes the transport of an HL7 endpoint, once per endpoint; it is kept open between
-        messages (default :func:`integrations.hl7.deliver.transport_for`).
+        messages (default :func:`integrations.hl7.endpoints.transport_for`).
     """
 
     def __init__(

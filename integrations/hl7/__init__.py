@@ -1,4 +1,4 @@
-"""HL7 v2.5.1 result notices: the ORU^R01 builder, the MLLP client and the delivery step.
+"""HL7 v2.5.1 result notices: the ORU^R01 builder, the MLLP client and the folder sink.
 
 See ``docs/hl7-profile.md`` for every segment and field, the result status rule, the charset
 rules and the ACK rules.
@@ -6,7 +6,7 @@ rules and the ACK rules.
 
 from __future__ import annotations
 
-from integrations.hl7.deliver import DeliveryOutcome, Hl7DeliveryResult, deliver, transport_for
+from integrations.hl7.endpoints import transport_for
 from integrations.hl7.escape import escape, unescape
 from integrations.hl7.mllp import MllpClient, check_ack, frame, parse_ack, ssl_context
 from integrations.hl7.oru import (
@@ -22,9 +22,7 @@ from integrations.hl7.transport import AckResult, FolderSink, Hl7Transport
 
 __all__ = [
     "AckResult",
-    "DeliveryOutcome",
     "FolderSink",
-    "Hl7DeliveryResult",
     "Hl7Transport",
     "MllpClient",
     "OruMessage",
@@ -32,7 +30,6 @@ __all__ = [
     "build_notice",
     "build_oru",
     "check_ack",
-    "deliver",
     "derive_control_id",
     "escape",
     "frame",

@@ -178,7 +178,7 @@ def serve_config(
                 "read_timeout_s": 5,
             }
         ],
-        "delivery": {"max_attempts": 50, "backoff_initial_s": 0.2, "backoff_max_s": 1.0},
+        "delivery": {"max_age_h": 1, "backoff_initial_s": 0.2, "backoff_max_s": 1.0},
         "analysis": {"device": "cpu", "workers": 1},
         "http": {"host": "127.0.0.1", "port": http_port},
         "logging": {"level": "INFO"},

@@ -17,7 +17,8 @@ import hl7.mllp
 import pytest
 from hl7apy.mllp import AbstractHandler, MLLPServer
 
-from integrations.hl7 import DeliveryOutcome, MllpClient, OruMessage, build_oru, deliver
+from integrations.hl7 import MllpClient, OruMessage, build_oru
+from tests.hl7_attempt import DeliveryOutcome, deliver
 from tests.hl7_server import Hl7ServerThread
 from tests.peers import free_port
 from tests.unit.integrations import hl7_fakes as F

@@ -30,8 +30,9 @@ from pynetdicom import AE, evt
 
 from config.settings import DestinationSettings, Hl7EndpointSettings, TlsSettings
 from integrations.errors import PacsDeliveryError
-from integrations.hl7 import DeliveryOutcome, MllpClient, OruMessage, build_oru, deliver
+from integrations.hl7 import MllpClient, OruMessage, build_oru
 from integrations.pacs_export import send_files
+from tests.hl7_attempt import DeliveryOutcome, deliver
 from tests.integration.test_mllp_peers import PythonHl7Peer, Responder, ack_text
 from tests.peers import free_port, require_binary
 from tests.unit.integrations import fakes

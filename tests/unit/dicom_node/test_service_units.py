@@ -76,7 +76,7 @@ def settings(tmp: Path, **extra: Any) -> Settings:
         "sources": [{"ae_title": "PACS"}],
         "destinations": [{"name": "archive", "kind": "folder", "folder": str(tmp / "pacs")}],
         "hl7": [{"name": "emr", "kind": "folder", "folder": str(tmp / "emr")}],
-        "delivery": {"max_attempts": 3, "backoff_initial_s": 0.01, "backoff_max_s": 0.02},
+        "delivery": {"max_age_h": 1, "backoff_initial_s": 0.01, "backoff_max_s": 0.02},
         "analysis": {"device": "cpu", "workers": 1},
     }
     base.update(extra)

@@ -1,4 +1,4 @@
-"""MLLP client behaviour against a scripted loopback peer, ACK parsing, sinks and deliver()."""
+"""MLLP client behaviour against a scripted loopback peer, ACK parsing, sinks, endpoints."""
 
 from __future__ import annotations
 
@@ -12,13 +12,11 @@ import pytest
 from integrations.errors import Hl7DeliveryError
 from integrations.hl7 import (
     AckResult,
-    DeliveryOutcome,
     FolderSink,
     Hl7Transport,
     MllpClient,
     OruMessage,
     check_ack,
-    deliver,
     frame,
     parse_ack,
     transport_for,
@@ -232,12 +230,13 @@ def test_wrong_control_id_closes_and_is_retryable(
     assert not c.connected
 
 
-def test_reject_carries_the_text(peer_factory: Callable[..., ScriptedPeer]) -> None:
+def test_reject_carries_the_text_apart(peer_factory: Callable[..., ScriptedPeer]) -> None:
     peer = peer_factory(lambda _n, m: ack("AR", control_id_of(m), "Patient unknown"))
-    with pytest.raises(Hl7DeliveryError, match="Patient unknown") as info:
+    with pytest.raises(Hl7DeliveryError, match=r"R1 rejected \(AR\)") as info:
         client(peer.port).send(message("R1"), "R1")
     assert info.value.retryable is False
     assert info.value.ack_code == "AR"
+    assert info.value.peer_text == "Patient unknown" and "unknown" not in str(info.value)
 
 
 def test_peer_closing_without_answer_on_fresh_connection(
@@ -271,7 +270,7 @@ def test_client_validates_its_parameters() -> None:
         MllpClient("127.0.0.1", 2575, read_timeout_s=0)
 
 
-# --------------------------------------------------------------------------- deliver()
+# --------------------------------------------------------------------------- transports
 
 
 class FakeTransport:
@@ -312,48 +311,24 @@ def test_fake_transport_satisfies_the_protocol() -> None:
     assert isinstance(client(2575), Hl7Transport)
 
 
-@pytest.mark.parametrize(
-    ("outcome", "expected", "code"),
-    [
-        (AckResult("AA", "DLV1"), DeliveryOutcome.DELIVERED, "AA"),
-        (Hl7DeliveryError("x", retryable=True, ack_code="AE"), DeliveryOutcome.RETRY, "AE"),
-        (Hl7DeliveryError("x", retryable=False, ack_code="AR"), DeliveryOutcome.DEAD_LETTER, "AR"),
-        (Hl7DeliveryError("timeout", retryable=True), DeliveryOutcome.RETRY, None),
-    ],
-)
-def test_deliver_classifies(
-    outcome: AckResult | Hl7DeliveryError, expected: DeliveryOutcome, code: str | None
-) -> None:
-    transport = FakeTransport([outcome])
-    msg = oru()
-    result = deliver(msg, F.endpoint(), transport)
-    assert result.outcome is expected
-    assert result.ack_code == code
-    assert result.endpoint == "emr" and result.control_id == "DLV1"
-    assert transport.sent == [(msg.encode(), "DLV1")]
-    assert transport.closed == 0  # a caller's transport stays open for the next message
-
-
-def test_deliver_dead_letters_unencodable_message_without_sending() -> None:
-    transport = FakeTransport([])
-    result = deliver(oru("ASCII", "Doe^José"), F.endpoint(charset="ASCII"), transport)
-    assert result.outcome is DeliveryOutcome.DEAD_LETTER
-    assert "PID-5.2" in result.detail
-    assert transport.sent == []
-
-
-def test_deliver_refuses_charset_mismatch() -> None:
-    with pytest.raises(ValueError, match="charset"):
-        deliver(oru(), F.endpoint(charset="8859/1"), FakeTransport([]))
+def test_rejection_text_is_kept_apart_from_the_message() -> None:
+    """An EMR's AR/AE text may name the patient: it is on the error, not in its message."""
+    for code, retryable in (("AR", False), ("AE", True)):
+        with pytest.raises(Hl7DeliveryError) as info:
+            check_ack(AckResult(code, "DLV1", "Unknown patient PHI^SENTINEL"), "DLV1")
+        assert info.value.retryable is retryable and info.value.ack_code == code
+        assert "SENTINEL" not in str(info.value) and "DLV1" in str(info.value)
+        assert info.value.peer_text == "Unknown patient PHI^SENTINEL"
 
 
 def test_folder_endpoint_writes_file(tmp_path: Path) -> None:
     endpoint = F.endpoint(kind="folder", folder=str(tmp_path / "out"), host=None, port=None)
     assert isinstance(transport_for(endpoint), FolderSink)
     msg = oru()
-    first = deliver(msg, endpoint)
-    again = deliver(msg, endpoint)  # a retry replaces, never duplicates
-    assert first.delivered and again.delivered and first.ack_code == "AA"
+    sink = transport_for(endpoint)
+    first = sink.send(msg.encode(), msg.control_id)
+    again = sink.send(msg.encode(), msg.control_id)  # a retry replaces, never duplicates
+    assert first.ack_code == again.ack_code == "AA"
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert files == ["DLV1.hl7"]
     assert (tmp_path / "out" / "DLV1.hl7").read_bytes() == msg.encode()
