@@ -535,11 +535,12 @@ def _pillow_frame(ds: Dataset, index: int | None) -> npt.NDArray[Any]:
 
 
 def _sop_name(ds: Dataset) -> str:
+    """The SOP Class *name* (never the raw value: a garbled one could hold any bytes)."""
     try:
-        uid = clean_uid(ds.get("SOPClassUID"))
+        uid = UID(clean_uid(ds.get("SOPClassUID")))
     except Exception:
         return "dataset"
-    return str(UID(uid).name) if uid else "dataset"
+    return str(uid.name) if uid.is_valid and uid.name != uid else "dataset"
 
 
 def _to_rgb(ds: Dataset, arr: npt.NDArray[Any]) -> npt.NDArray[Any]:

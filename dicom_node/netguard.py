@@ -36,6 +36,7 @@ DUL idle timer) and ``acse_timeout`` (ARTIM) handle it, because the reactor only
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
@@ -261,6 +262,7 @@ class GuardedRequestHandler(RequestHandler):
         assoc.acse_timeout = limits.association_request_timeout_s
         sock = GuardedSocket(assoc, cast(socket.socket, self.request), limits, opened)
         assoc.set_socket(sock)
+        _contain_protocol_errors(assoc, sock)
         assoc.acceptor.maximum_length = self.ae.maximum_pdu_size
         assoc.acceptor.ae_title = self.server.ae_title
         assoc.acceptor.address_info = self.local
@@ -276,6 +278,38 @@ class GuardedRequestHandler(RequestHandler):
                 for handler in bound:
                     assoc.bind(event, handler[0], handler[1])
         return assoc
+
+
+def _contain_protocol_errors(assoc: Association, sock: GuardedSocket) -> None:
+    """End the connection instead of crashing the DUL thread on an invalid state event.
+
+    A peer that sends garbage right after its A-ASSOCIATE-RQ gets an A-ABORT (Sta13) while
+    the acceptor's answer is still queued (Evt7): pynetdicom's state machine then raises
+    ``InvalidEventError`` in the DUL thread, which dies with a traceback on stderr. Here the
+    error is logged as a protocol error and the DUL stopped; the association sees its DUL
+    gone and ends, and the socket is closed (PS3.8 §9.2: the connection is dropped).
+    """
+    from pynetdicom.fsm import InvalidEventError
+
+    fsm = assoc.dul.state_machine
+    do_action = fsm.do_action
+
+    def guarded(event: str) -> None:
+        try:
+            do_action(event)
+        except InvalidEventError:
+            logger.warning(
+                "protocol error from %s (%s in %s): connection closed",
+                _peer(sock.socket),
+                event,
+                fsm.current_state,
+            )
+            sock._given_up = True
+            with contextlib.suppress(Exception):  # already closed
+                sock.close()
+            assoc.dul.kill_dul()
+
+    fsm.do_action = guarded  # type: ignore[method-assign]
 
 
 class GuardedServer(ThreadedAssociationServer):

@@ -271,7 +271,7 @@ def _int(ds: Dataset, keyword: str, default: int | None = None) -> int | None:
     try:
         v = ds.get(keyword, default)
         return default if v is None or v == "" else int(v)
-    except (TypeError, ValueError):
+    except Exception:  # malformed value, unknown VR ...: treated as absent
         return default
 
 
@@ -457,7 +457,10 @@ class StoreHandler:
             raise HeaderError(Status.DATASET_MISMATCH, "SOP Class UID differs from the request")
         if uids["SOPInstanceUID"] != sop_instance:
             raise HeaderError(Status.DATASET_MISMATCH, "SOP Instance UID differs from the request")
-        charset = ds.get("SpecificCharacterSet")
+        try:
+            charset = ds.get("SpecificCharacterSet")
+        except Exception:  # undecodable: the names are then read in the default repertoire
+            charset = None
         return InstanceRecord(
             sop_instance_uid=sop_instance,
             study_instance_uid=uids["StudyInstanceUID"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from pydicom import config as pydicom_config
 from pynetdicom import _config as pynetdicom_config
 from reportlab import rl_config
@@ -24,4 +26,8 @@ def apply() -> None:
     pynetdicom_config.LOG_RESPONSE_IDENTIFIERS = False
     pynetdicom_config.LOG_HANDLER_LEVEL = "none"
     pydicom_config.settings.reading_validation_mode = pydicom_config.IGNORE
+    # pydicom also *warns* about odd data sets (a mismatched Photometric Interpretation, an
+    # odd length); the same text goes to its logger, so the warnings are only noise, and
+    # Python would print them to stderr with their text.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom(\.|$)")
     rl_config.useA85 = 0
