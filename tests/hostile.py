@@ -1,8 +1,8 @@
 """Hostile and malformed DICOM inputs, built from a real photo (no patient data).
 
 The photo is a face of the Face Research Lab London set (CC BY 4.0, DeBruine & Jones 2017,
-see /work/shared/data/faces-london/README.md and tests/data/README.md), reduced in size, or a
-seeded synthetic pattern when that folder is absent. Each builder returns encoded bytes of a
+see tests/data/README.md; the committed ``tests/data/models/london_001_03.jpg``), reduced in
+size, or a seeded synthetic pattern when it is absent. Each builder returns encoded bytes of a
 Part 10 file (or of a bare data set) as a careless modality, an old archive or an attacker
 would produce them.
 """
@@ -56,8 +56,13 @@ def quiet(fn: _F) -> _F:
 
 
 def photo(size: int = 256, index: int = 1) -> np.ndarray:
-    """A real face photo (RGB uint8, *size* x *size*), or a seeded pattern without the data."""
-    path = FACES / f"{index:03d}_03.jpg"
+    """A real face photo (RGB uint8, *size* x *size*), or a seeded pattern without the data.
+
+    Index 1 and 14 are committed (``tests/data/models/london_0NN_03.jpg``), others are read from
+    the shared data folder when it is there.
+    """
+    committed = Path(__file__).parent / "data" / "models" / f"london_{index:03d}_03.jpg"
+    path = committed if committed.is_file() else FACES / f"{index:03d}_03.jpg"
     if path.is_file():
         with Image.open(path) as im:
             return np.asarray(im.convert("RGB").resize((size, size), Image.Resampling.LANCZOS))
