@@ -30,6 +30,7 @@ from analysis.types import AnalysisResult, ImageResult, Measurement
 __all__ = [
     "NOTE",
     "Condition",
+    "ClinicNorms",
     "ConcernTopics",
     "Course",
     "CourseChange",
@@ -39,6 +40,7 @@ __all__ = [
     "Topic",
     "TreatmentSupport",
     "Trigger",
+    "clinic_norms",
     "course_response",
     "evaluate",
     "zone_scores",
@@ -600,3 +602,69 @@ def course_response(course: Course, comparison: Comparison, *, top: str = "face"
             )
         )
     return CourseResponse(course, base.study_date, tuple(changes))
+
+
+# --------------------------------------------------------------------------- clinic norms
+
+#: Earlier patients of the same sex and age band needed before percentiles are shown.
+NORMS_MINIMUM = 30
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicNorms:
+    """Each concern's percentile among this clinic's own earlier patients of the same sex and
+    age band (``percentiles`` empty and ``reason`` set when there are not enough)."""
+
+    patient_sex: str
+    age_band: str
+    patients: int
+    percentiles: Mapping[str, float]
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``clinic_norms`` object of the JSON result."""
+        return {
+            "population": "this clinic's own earlier patients of the same sex and age band",
+            "patient_sex": self.patient_sex,
+            "age_band": self.age_band,
+            "patients": self.patients,
+            "percentiles": {k: round(v, 1) for k, v in self.percentiles.items()},
+            "reason": self.reason,
+        }
+
+
+def clinic_norms(
+    scores: Mapping[str, float],
+    cohort: Sequence[Mapping[str, float]],
+    *,
+    patient_sex: str,
+    age_band: str,
+    minimum: int = NORMS_MINIMUM,
+) -> ClinicNorms:
+    """Each concern's percentile of *scores* among *cohort* (one score mapping per earlier
+    patient: their latest visit), or the reason there is none.
+
+    The percentile is the mid-rank: ``100 * (below + equal / 2) / n`` over the patients who
+    have that concern's score. With fewer than *minimum* patients (or an unknown sex or age
+    band) no percentile is given.
+    """
+    if not patient_sex or not age_band:
+        return ClinicNorms(patient_sex, age_band, 0, {}, "the patient's sex or age is unknown")
+    n = len(cohort)
+    if n < minimum:
+        return ClinicNorms(
+            patient_sex,
+            age_band,
+            n,
+            {},
+            f"not enough earlier patients of the same sex and age band ({n} < {minimum})",
+        )
+    out: dict[str, float] = {}
+    for concern, value in scores.items():
+        others = [c[concern] for c in cohort if concern in c]
+        if len(others) < minimum:
+            continue
+        below = sum(1 for o in others if o < value)
+        equal = sum(1 for o in others if o == value)
+        out[concern] = 100.0 * (below + equal / 2.0) / len(others)
+    return ClinicNorms(patient_sex, age_band, n, out)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ProgressLinker",
+    "age_band",
     "comparison_json",
     "index_rows",
     "study_date",
@@ -115,6 +116,20 @@ def comparison_json(cmp: Comparison) -> dict[str, Any]:
     }
 
 
+def age_band(birth_date: str, on: dt.date) -> str:
+    """The ten-year age band (``30-39``) of a patient born on *birth_date* (``YYYYMMDD``) at
+    *on*, or ``""`` when the birth date is missing or invalid."""
+    try:
+        born = dt.date(int(birth_date[:4]), int(birth_date[4:6]), int(birth_date[6:8]))
+    except ValueError:
+        return ""
+    years = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    if years < 0 or years > 129:
+        return ""
+    low = years // 10 * 10
+    return f"{low}-{low + 9}"
+
+
 def index_rows(
     result: AnalysisResult,
     info: StudyInfo,
@@ -143,6 +158,8 @@ def index_rows(
                     unit=m.unit,
                     algorithm_version=result.algorithm_version,
                     sr_instance_uid=sr_uid,
+                    patient_sex=info.patient_sex if info.patient_sex in ("M", "F", "O") else "",
+                    age_band=age_band(info.patient_birth_date, date),
                 )
             )
     return rows

@@ -49,11 +49,20 @@ from pydicom.dataset import Dataset
 
 from analysis.errors import DermNodeError, InputRejected
 from analysis.progress import Comparison
-from analysis.treatment import CourseResponse, TreatmentSupport, course_response, evaluate
+from analysis.scores import compute_scores
+from analysis.treatment import (
+    ClinicNorms,
+    CourseResponse,
+    TreatmentSupport,
+    clinic_norms,
+    course_response,
+    evaluate,
+)
 from analysis.types import (
     AnalysisResult,
     ImageDescription,
     ImageResult,
+    Measurement,
     QualityIssue,
     QualityResult,
     Spacing,
@@ -63,7 +72,14 @@ from config.settings import Settings
 from dicom_node.decode import DecodeLimits, decode_dataset, sanitize_source
 from dicom_node.engine import AnalysisEngine
 from dicom_node.node import RESULTS_DIR, private_dir
-from dicom_node.progress_link import ProgressLinker, comparison_json, index_rows, study_date
+from dicom_node.progress_link import (
+    ProgressLinker,
+    age_band,
+    comparison_json,
+    index_rows,
+    study_date,
+    view_key,
+)
 from dicom_node.store import (
     FailureKind,
     InstanceRecord,
@@ -325,6 +341,7 @@ class AnalysisWorker:
             else None
         )
         course = self._course_responses(result, info, date, comparisons)
+        norms = self._clinic_norms(result, info, date)
         written = write_result_set(
             result,
             sources,
@@ -335,8 +352,12 @@ class AnalysisWorker:
             patient_languages=self._patient_languages(),
             treatment=support,
             course=course,
+            norms=norms,
         )
         doc = result.to_json(written.to_json(want_sc))
+        for image_doc, image_norms in zip(doc["images"], norms, strict=True):
+            if image_norms is not None:
+                image_doc["clinic_norms"] = image_norms.to_json()
         for image_doc, response in zip(doc["images"], course or [], strict=False):
             if response is not None:
                 image_doc["course"] = response.to_json()
@@ -377,6 +398,33 @@ class AnalysisWorker:
             duration,
         )
         return StudyOutcome(job_id, state, len(images), usable, len(deliveries), duration)
+
+    def _clinic_norms(
+        self, result: AnalysisResult, info: StudyInfo, date: dt.date
+    ) -> list[ClinicNorms | None]:
+        """Per usable image, its scores' percentiles among the clinic's own earlier patients
+        of the same sex and age band (from the results index), or why there are none."""
+        sex = info.patient_sex if info.patient_sex in ("M", "F", "O") else ""
+        band = age_band(info.patient_birth_date, date)
+        out: list[ClinicNorms | None] = []
+        for image in result.images:
+            if not image.quality.usable or not image.scores:
+                out.append(None)
+                continue
+            region = "face" if image.description.view.is_face else "skin"
+            cohort = self.store.cohort_results(
+                sex,
+                band,
+                view_key(image.description),
+                exclude_patient=(info.patient_id, info.issuer_of_patient_id),
+                region=region,
+            )
+            scores = [
+                compute_scores([Measurement(r.key, r.region, r.value, r.unit) for r in rows])
+                for rows in cohort.values()
+            ]
+            out.append(clinic_norms(image.scores, scores, patient_sex=sex, age_band=band))
+        return out
 
     def _course_responses(
         self,

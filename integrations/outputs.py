@@ -39,7 +39,7 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 
 from analysis.progress import Comparison
-from analysis.treatment import CourseResponse, TreatmentSupport
+from analysis.treatment import ClinicNorms, CourseResponse, TreatmentSupport
 from analysis.types import AnalysisResult
 from integrations.dicom_common import Equipment, pair_sources, set_series_date_time
 from integrations.dicom_seg import SegOutput, build_segmentations, use_safe_rle_encoder
@@ -203,6 +203,7 @@ def write_outputs(
     patient_languages: Sequence[str] = (),
     treatment: TreatmentSupport | None = None,
     course: Sequence[CourseResponse | None] | None = None,
+    norms: Sequence[ClinicNorms | None] | None = None,
 ) -> dict[str, Any]:
     """Write SR, SEG, PDF and Encapsulated PDF of *result*; return the JSON ``outputs``.
 
@@ -222,6 +223,7 @@ def write_outputs(
         patient_languages=patient_languages,
         treatment=treatment,
         course=course,
+        norms=norms,
     )
     return written.to_json(secondary_capture)
 
@@ -238,6 +240,7 @@ def write_result_set(
     patient_languages: Sequence[str] = (),
     treatment: TreatmentSupport | None = None,
     course: Sequence[CourseResponse | None] | None = None,
+    norms: Sequence[ClinicNorms | None] | None = None,
 ) -> ResultSet:
     """Write SR, SEG, PDF and Encapsulated PDF of *result* into *out_dir*.
 
@@ -271,6 +274,9 @@ def write_result_set(
     course
         Per image (same order), the response since the patient's treatment course began
         (:func:`analysis.treatment.course_response`), or None: a "Treatment course" page.
+    norms
+        Per image, the clinic norms (:func:`analysis.treatment.clinic_norms`), beside the
+        scores of the clinician report.
 
     Returns
     -------
@@ -347,7 +353,13 @@ def write_result_set(
         _save(sr, sr_path)
         files.append(_file(OutputKind.SR, sr, sr_path))
     pdf = render_report(
-        result, study, photos, progress=progress, treatment=treatment, course=course
+        result,
+        study,
+        photos,
+        progress=progress,
+        treatment=treatment,
+        course=course,
+        norms=norms,
     )
     pdf_path = out_dir / "report.pdf"
     _save_bytes(pdf, pdf_path)

@@ -153,6 +153,8 @@ class ResultRow:
     unit: str
     algorithm_version: str
     sr_instance_uid: str | None = None
+    patient_sex: str = ""  # M | F | O | "" (for clinic norms; no other patient attribute)
+    age_band: str = ""  # "30-39" at the study date, or ""
 
 
 _T = TypeVar("_T", InstanceRecord, StudyRecord, OutboxItem, ResultRow)

@@ -28,6 +28,45 @@ class Results(Database):
             )
         return int(cur.rowcount)
 
+    def cohort_results(
+        self,
+        patient_sex: str,
+        age_band: str,
+        view: str,
+        *,
+        exclude_patient: tuple[str, str],
+        region: str = "face",
+    ) -> dict[tuple[str, str], list[ResultRow]]:
+        """Clinic norms: per other patient of this sex and age band, the *region* values of
+        their latest delivered result set of *view*: ``{(patient_id, issuer): rows}``.
+
+        Only rows with a known sex and age band take part; the patient *exclude_patient* is
+        left out. The values feed a percentile; nothing of the other patients leaves here.
+        """
+        if not patient_sex or not age_band:
+            return {}
+        sql = (
+            "SELECT r.* FROM results r JOIN studies s ON s.id = r.study_id"  # noqa: S608
+            " WHERE r.patient_sex = ? AND r.age_band = ? AND r.view = ? AND r.region = ?"
+            " AND s.state IN ('delivered', 'notified')"
+            " AND NOT (r.patient_id = ? AND r.issuer_of_patient_id = ?)"
+            " AND r.result_set = (SELECT r2.result_set FROM results r2"
+            "   JOIN studies s2 ON s2.id = r2.study_id"
+            "   WHERE r2.patient_id = r.patient_id"
+            "   AND r2.issuer_of_patient_id = r.issuer_of_patient_id AND r2.view = r.view"
+            "   AND s2.state IN ('delivered', 'notified')"
+            "   ORDER BY r2.study_date DESC, r2.created_at DESC, r2.id DESC LIMIT 1)"
+            " ORDER BY r.patient_id, r.id"
+        )
+        params = (patient_sex, age_band, view, region, *exclude_patient)
+        with self._read() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        out: dict[tuple[str, str], list[ResultRow]] = {}
+        for r in rows:
+            row = from_row(ResultRow, r)
+            out.setdefault((row.patient_id, row.issuer_of_patient_id), []).append(row)
+        return out
+
     def patient_results(
         self,
         patient_id: str,

@@ -8,7 +8,9 @@ Version history:
    in the store, not in side files); ``outbox.first_failed_at`` (a maximum age for transient
    delivery errors); the patient columns nothing read (``patient_name``,
    ``patient_birth_date``, ``patient_sex``, ``accession_number``) dropped.
-4. ``courses`` (treatment courses per patient, :mod:`dicom_node.store.courses`).
+4. ``courses`` (treatment courses per patient, :mod:`dicom_node.store.courses`);
+   ``results.patient_sex`` and ``results.age_band`` (clinic norms: percentiles among the
+   clinic's earlier patients of the same sex and age band).
 """
 
 from __future__ import annotations
@@ -139,6 +141,8 @@ _ADDED: tuple[tuple[str, str, str], ...] = (
     ("studies", "interrupted_runs", "INTEGER NOT NULL DEFAULT 0"),
     ("studies", "failure_kind", "TEXT"),
     ("outbox", "first_failed_at", "REAL"),
+    ("results", "patient_sex", "TEXT NOT NULL DEFAULT ''"),
+    ("results", "age_band", "TEXT NOT NULL DEFAULT ''"),
 )
 
 

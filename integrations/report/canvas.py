@@ -12,6 +12,7 @@ from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.utils import ImageReader, simpleSplit
 from reportlab.pdfgen.canvas import Canvas
 
+from analysis.treatment import ClinicNorms
 from analysis.types import ImageResult
 from integrations.report.fonts import font_for
 from integrations.report.texts import (
@@ -42,6 +43,7 @@ class Page:
     image: ImageResult
     study: StudyInfo | None
     photo: npt.NDArray[np.uint8] | None
+    norms: ClinicNorms | None = None  # percentiles among the clinic's own patients
 
 
 def draw_image(c: Canvas, img: Image.Image, x: float, y: float, w: float, h: float) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from reportlab.pdfgen.canvas import Canvas
 
-from analysis.treatment import CourseResponse, TreatmentSupport
+from analysis.treatment import ClinicNorms, CourseResponse, TreatmentSupport
 from analysis.types import AnalysisResult
 from integrations.progress_view import PriorView
 from integrations.report.canvas import (
@@ -94,6 +94,7 @@ def render_report(
     progress: Sequence[PriorView | None] | None = None,
     treatment: TreatmentSupport | None = None,
     course: Sequence[CourseResponse | None] | None = None,
+    norms: Sequence[ClinicNorms | None] | None = None,
 ) -> bytes:
     """Render the PDF report of *result*: one landscape A4 page per photo.
 
@@ -116,6 +117,9 @@ def render_report(
     course
         Per photo (same order), the response since the patient's treatment course began, or
         None: a "Treatment course" page after that photo's progress pages.
+    norms
+        Per photo, the percentiles among the clinic's own earlier patients of the same sex
+        and age band (or why there are none), beside the scores.
 
     Raises
     ------
@@ -123,7 +127,12 @@ def render_report(
         When *progress* and ``result.images`` differ in length.
     """
     pages = [
-        Page(img, study, photos[i] if photos is not None and i < len(photos) else None)
+        Page(
+            img,
+            study,
+            photos[i] if photos is not None and i < len(photos) else None,
+            norms[i] if norms is not None and i < len(norms) else None,
+        )
         for i, img in enumerate(result.images)
     ]
     if progress is not None and len(progress) != len(pages):

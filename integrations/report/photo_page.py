@@ -8,6 +8,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
 from analysis.keys import CONCERNS, key_info
+from analysis.treatment import ClinicNorms
 from analysis.types import ZONES, ImageResult, MapKind
 from integrations.dicom_seg import segment_colour
 from integrations.report.canvas import (
@@ -62,7 +63,9 @@ def _legend(c: Canvas, image: ImageResult, x: float, y: float, width: float) -> 
     return y - 14
 
 
-def _scores(c: Canvas, image: ImageResult, x: float, y: float, width: float) -> float:
+def _scores(
+    c: Canvas, image: ImageResult, x: float, y: float, width: float, norms: ClinicNorms | None
+) -> float:
     draw_text(c, x, y, "Scores per concern (0-100, higher = more visible)", 9, bold=True)
     y -= 12
     if not image.scores:
@@ -79,7 +82,17 @@ def _scores(c: Canvas, image: ImageResult, x: float, y: float, width: float) -> 
         c.rect(x + 70, y - 1, bar_w * v / 100.0, 8, stroke=0, fill=1)
         c.setFillGray(0)
         draw_text(c, x + 74 + bar_w, y, f"{v:.0f}", 8)
+        if norms is not None and concern in norms.percentiles:
+            draw_text(c, x + 92 + bar_w, y, f"P{norms.percentiles[concern]:.0f}", 7)
         y -= 11
+    if norms is not None:
+        text = (
+            f"P = percentile among this clinic's own earlier patients ({norms.patient_sex}, "
+            f"age {norms.age_band}, n = {norms.patients}); not a population norm."
+            if norms.percentiles
+            else f"Clinic norms: {norms.reason}."
+        )
+        y = draw_para(c, x, y, text, width, 6.5)
     return y - 4
 
 
@@ -180,7 +193,7 @@ def draw_photo_page(
             draw_text(c, px, y - 110, f"{fmap.name} map (relative, 0-1)", 7)
     x = MARGIN + left_w + 18
     width = w - x - MARGIN
-    y = _scores(c, image, x, y_top, width)
+    y = _scores(c, image, x, y_top, width, page.norms)
     y = _zone_table(c, image, x, y, width)
     _lists(c, image, x, y, width)
     footer(c, algo, page_no or index, page_total or total)

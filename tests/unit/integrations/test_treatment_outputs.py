@@ -243,3 +243,26 @@ def test_course_page_in_the_clinician_report(tmp_path: Path) -> None:
     assert "Treatment course: Laser toning" in text
     assert "began 2024-03-01, 8 sessions planned" in text
     assert "visit of 2024-01-10" in text
+
+
+def test_clinic_norms_beside_the_scores(tmp_path: Path) -> None:
+    from analysis.treatment import clinic_norms
+    from integrations.report import render_report
+
+    cohort = [{c: float(i) for c in ("pigmentation", "oil")} for i in range(40)]
+    scores = fakes.image_result(0).scores  # pigmentation 10, ..., oil 60
+    enough = clinic_norms(scores, cohort, patient_sex="F", age_band="30-39")
+    few = clinic_norms(scores, cohort[:5], patient_sex="F", age_band="30-39")
+    exe = require_binary("pdftotext")
+    texts = []
+    for norms in (enough, few):
+        path = tmp_path / "n.pdf"
+        path.write_bytes(render_report(fakes.analysis_result(), None, None, norms=[norms, None]))
+        texts.append(
+            subprocess.run(
+                [exe, "-layout", str(path), "-"], check=True, capture_output=True, text=True
+            ).stdout
+        )
+    assert "P26" in texts[0]  # pigmentation 10 among 0..39: (10 + 0.5) / 40
+    assert "this clinic's own earlier patients (F, age 30-39, n = 40)" in texts[0]
+    assert "Clinic norms: not enough earlier patients" in texts[1] and "P26" not in texts[1]
