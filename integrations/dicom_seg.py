@@ -266,8 +266,12 @@ def _map_description(
 def _frame_numbers(seg: Dataset) -> dict[int, int]:
     """Segment number -> the (single) frame that holds it."""
     out: dict[int, int] = {}
+    # With a single segment highdicom puts the Segment Identification Sequence in the shared
+    # functional groups (PS3.3 C.7.6.16.2.1), not in each frame's item.
+    shared = seg.SharedFunctionalGroupsSequence[0]
     for i, frame in enumerate(seg.PerFrameFunctionalGroupsSequence, start=1):
-        number = int(frame.SegmentIdentificationSequence[0].ReferencedSegmentNumber)
+        item = frame if "SegmentIdentificationSequence" in frame else shared
+        number = int(item.SegmentIdentificationSequence[0].ReferencedSegmentNumber)
         out.setdefault(number, i)
     return out
 
