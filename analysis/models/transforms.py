@@ -129,12 +129,21 @@ class RotatedCrop(Transform):
     Bilinear sampling with zeros outside the image (as MediaPipe's ImageToTensor with a zero
     border); a region larger than the output is first reduced with an anti-aliasing filter.
     ``flip`` mirrors the crop left-right (MediaPipe feeds the image-right eye mirrored).
+
+    ``pixel_offset`` says where output pixel ``j`` samples the ROI: at ``(j + pixel_offset) / size``
+    of its side (0.5 = the pixel's centre; 0 = OpenCV's ``warpAffine`` convention, which maps
+    the ROI's corner to the centre of pixel 0). A network's landmark ``x`` is read back at
+    ``x / size`` (:meth:`RotatedRect.crop_to_image`), so the offset must be the one the network
+    was trained with, or its points move by ``pixel_offset`` crop pixels.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, pixel_offset: float = 0.5) -> None:
         if size <= 0:
             raise ValueError(f"size must be positive, got {size}")
+        if not 0.0 <= pixel_offset < 1.0:
+            raise ValueError(f"pixel_offset must be in [0, 1), got {pixel_offset}")
         self.size = size
+        self.pixel_offset = pixel_offset
 
     def __call__(  # type: ignore[override]
         self, img: torch.Tensor, roi: RotatedRect, flip: bool = False
@@ -160,7 +169,7 @@ class RotatedCrop(Transform):
         rh, rw = int(region.shape[1]), int(region.shape[2])
         sx, sy = rw / (x1 - x0), rh / (y1 - y0)
         # Output pixel centres in crop coordinates -> image -> region-normalised [-1, 1].
-        t = (torch.arange(n, device=img.device, dtype=torch.float32) + 0.5) / n
+        t = (torch.arange(n, device=img.device, dtype=torch.float32) + self.pixel_offset) / n
         u = (1.0 - t) if flip else t
         lx = (u - 0.5) * roi.size
         ly = (t - 0.5) * roi.size

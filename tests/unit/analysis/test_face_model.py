@@ -87,13 +87,20 @@ def test_rotated_crop_and_back_are_inverse() -> None:
     img = torch.zeros(3, 200, 300, dtype=torch.uint8)
     img[:, 118:122, 178:182] = 255  # a bright dot centred on (180, 120)
     roi = RotatedRect(150.0, 100.0, 120.0, math.radians(20.0))
-    for flip in (False, True):
-        crop = RotatedCrop(64)(img, roi, flip=flip)
-        ys, xs = torch.nonzero(crop[0] > 40, as_tuple=True)
-        w = crop[0, ys, xs]
-        pt = torch.stack([((xs + 0.5) * w).sum() / w.sum(), ((ys + 0.5) * w).sum() / w.sum()])
-        back = roi.crop_to_image(pt[None], 64, flip=flip)[0]
-        assert torch.allclose(back, torch.tensor([180.0, 120.0]), atol=1.0), (flip, back)
+    for offset in (0.0, 0.5):
+        for flip in (False, True):
+            crop = RotatedCrop(64, pixel_offset=offset)(img, roi, flip=flip)
+            ys, xs = torch.nonzero(crop[0] > 40, as_tuple=True)
+            w = crop[0, ys, xs]
+            # Crop pixel j sits at x = j + offset in the frame the networks' points are read in.
+            px = ((xs + offset) * w).sum() / w.sum()
+            py = ((ys + offset) * w).sum() / w.sum()
+            back = roi.crop_to_image(torch.stack([px, py])[None], 64, flip=flip)[0]
+            assert torch.allclose(back, torch.tensor([180.0, 120.0]), atol=0.5), (
+                offset,
+                flip,
+                back,
+            )
 
 
 def test_real_faces_are_found_with_pupils_within_two_percent(
