@@ -222,3 +222,27 @@ def test_input_validation(model: FaceModel) -> None:
         model([np.zeros((10, 10, 3), np.float32)])
     with pytest.raises(ValueError, match="min_detection_score"):
         FaceModel(min_detection_score=2.0)
+
+
+def test_public_api_and_no_dev_only_imports() -> None:
+    import subprocess
+    import sys
+
+    import analysis.models
+
+    assert sorted(analysis.models.__all__) == [
+        "FaceLandmarks",
+        "FaceModel",
+        "IMAGE_LEFT_EYE_CORNERS",
+        "IMAGE_RIGHT_EYE_CORNERS",
+    ]
+    assert all(hasattr(analysis.models, name) for name in analysis.models.__all__)
+    # The converter's dependencies (tflite, ai-edge-litert) are dev-only: never loaded at run time.
+    code = (
+        "import sys, analysis.models\n"
+        "analysis.models.FaceModel('cpu')\n"
+        "bad = [m for m in ('tflite', 'ai_edge_litert', 'tensorflow') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root, timeout=120)
