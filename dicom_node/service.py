@@ -16,8 +16,8 @@ This module only composes; each job lives in its own module:
 Analysis runs in a thread pool outside the association threads, so the node keeps accepting
 while it analyses; after a hand-off the worker *wakes* the outbox timer instead of
 delivering itself, so a PACS outage never stalls analysis. The ``disk`` timer (every 30 s)
-measures free space; when it is back above ``node.min_free_disk_mb``, studies that failed
-for lack of disk are queued again.
+measures free space; when it is back above ``node.min_free_disk_mb`` (with
+:data:`RESUME_FREE_BYTES` to spare), studies that failed for lack of disk are queued again.
 """
 
 from __future__ import annotations
@@ -46,6 +46,11 @@ from dicom_node.worker import AnalysisWorker, StudyOutcome
 __all__ = ["Service", "ServiceStats", "worker_count"]
 
 logger = logging.getLogger(__name__)
+
+#: Free space needed (beyond ``node.min_free_disk_mb``) before studies that failed for lack
+#: of disk are analysed again: a result set is tens of MB, and re-running into a full disk
+#: every 30 s helps no one.
+RESUME_FREE_BYTES = 64 * 1024 * 1024
 
 
 def worker_count(settings: Settings) -> int:
@@ -288,7 +293,7 @@ class Service:
                 free // (1024 * 1024),
                 self.settings.node.min_free_disk_mb,
             )
-        elif self.node is not None:
+        elif self.node is not None and free >= floor + RESUME_FREE_BYTES:
             for job_id in self.node.store.requeue_failed(FailureKind.DISK_FULL):
                 logger.info("job %d: disk space is back; analysed again", job_id)
                 self._submit(job_id)

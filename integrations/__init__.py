@@ -19,7 +19,13 @@ if TYPE_CHECKING:
         PacsDeliveryError,
         PacsQueryError,
     )
-    from integrations.outputs import write_outputs
+    from integrations.outputs import (
+        OutputFile,
+        OutputKind,
+        ResultSet,
+        write_outputs,
+        write_result_set,
+    )
     from integrations.pacs_export import SendResult, send_files
     from integrations.priors import fetch_pacs_priors, read_visit_values
     from integrations.progress_view import PriorView
@@ -31,10 +37,13 @@ __all__ = [
     "DeliveryError",
     "EncodingError",
     "Hl7DeliveryError",
+    "OutputFile",
+    "OutputKind",
     "OutputUids",
     "PacsDeliveryError",
     "PacsQueryError",
     "PriorView",
+    "ResultSet",
     "SegOutput",
     "SendResult",
     "StudyInfo",
@@ -48,6 +57,7 @@ __all__ = [
     "send_files",
     "tracking_uid",
     "write_outputs",
+    "write_result_set",
 ]
 
 _WHERE = {
@@ -71,6 +81,10 @@ _WHERE = {
     "render_report": "integrations.report",
     "StudyInfo": "integrations.study",
     "write_outputs": "integrations.outputs",
+    "write_result_set": "integrations.outputs",
+    "OutputFile": "integrations.outputs",
+    "OutputKind": "integrations.outputs",
+    "ResultSet": "integrations.outputs",
 }
 
 
