@@ -19,7 +19,6 @@ from integrations.hl7 import (
     OruMessage,
     ResultStatus,
     build_oru,
-    deliver,
     result_status_for,
 )
 from integrations.hl7.oru import codec_for_charset
@@ -355,8 +354,8 @@ def test_phi_never_reaches_the_log(tmp_path: Any, caplog: pytest.LogCaptureFixtu
     endpoint = F.endpoint(kind="folder", folder=str(tmp_path), host=None, port=None)
     with caplog.at_level(logging.DEBUG):
         msg = build(study=study, endpoint=endpoint)
-        outcome = deliver(msg, endpoint, FolderSink(tmp_path))
-    assert outcome.delivered
+        ack = FolderSink(tmp_path).send(msg.encode(), msg.control_id)
+    assert ack.ack_code == "AA"
     assert (tmp_path / "CTRL0001.hl7").read_bytes() == msg.encode()
     assert "CTRL0001" in caplog.text
     for secret in ("SENTINEL", "19010101", "PHI"):
