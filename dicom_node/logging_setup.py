@@ -44,6 +44,15 @@ def safe_traceback(exc: BaseException) -> str:
 class SafeFormatter(logging.Formatter):
     """A formatter whose tracebacks carry no exception messages (see the module docstring)."""
 
+    def format(self, record: logging.LogRecord) -> str:
+        """Format *record*, ignoring a traceback text another handler cached on it."""
+        cached = record.exc_text
+        record.exc_text = None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_text = cached
+
     def formatException(
         self,
         ei: tuple[type[BaseException], BaseException, TracebackType | None]
@@ -70,3 +79,7 @@ def configure_logging(level: str = "INFO") -> None:
     # APScheduler warns on every tick skipped while the previous run of a timer is still
     # busy (a long delivery): expected with coalescing, not worth an administrator's look.
     logging.getLogger("apscheduler.scheduler").setLevel(max(logging.ERROR, root.level))
+    # Its executor writes two INFO lines per timer run ("Running job ...", "... executed
+    # successfully"): tens of MB a day on an idle node. Scheduler chatter is DEBUG only.
+    chatter = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
+    logging.getLogger("apscheduler.executors").setLevel(chatter)
