@@ -51,6 +51,8 @@ def goldens() -> dict[str, np.ndarray]:
 def test_shipped_weights_match_the_notice() -> None:
     notice = resources.files("analysis.models").joinpath("NOTICE").read_text(encoding="utf-8")
     assert "Apache License, Version 2.0" in notice
+    licence = resources.files("analysis.models").joinpath("LICENSE.Apache-2.0").read_text("utf-8")
+    assert "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION" in licence
     for filename in _WEIGHT_FILES.values():
         blob = resources.files("analysis.models").joinpath("weights", filename).read_bytes()
         assert f"{hashlib.sha256(blob).hexdigest()}  {filename}" in notice, filename
