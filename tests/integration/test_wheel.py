@@ -63,6 +63,12 @@ def test_wheel_installs_and_imports_outside_the_repository(tmp_path: Path) -> No
         "assert 'site-packages' in str(w) and w.is_file()\n"
         "assert r.files('analysis.models').joinpath('NOTICE').is_file()\n"
         "analysis.models.FaceModel('cpu')\n"
+        "from integrations.report.messages import Messages\n"
+        "assert Messages('ko')('report.title') == '피부 분석 결과'\n"
+        "from integrations.report.fonts import korean_font_path\n"
+        "assert korean_font_path() is not None\n"
+        "assert pathlib.Path(config.__file__).with_name('examples').joinpath("
+        "'rules.yaml').is_file()\n"
         "print('imported-ok')\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
