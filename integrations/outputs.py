@@ -372,7 +372,9 @@ def write_result_set(
     patient_pdfs: list[tuple[str, Path]] = []
     for n, language in enumerate(dict.fromkeys(patient_languages)):
         stem = "patient-report" if n == 0 else f"patient-report-{language}"
-        patient = render_patient_report(result, study, photos, progress=progress, language=language)
+        patient = render_patient_report(
+            result, study, photos, progress=progress, language=language, course=course
+        )
         patient_path = out_dir / f"{stem}.pdf"
         _save_bytes(patient, patient_path)
         patient_pdfs.append((language, patient_path))

@@ -29,7 +29,7 @@ from reportlab.pdfgen.canvas import Canvas
 from analysis.keys import CONCERNS, key_info
 from analysis.progress import Change, Comparison, VisitValues
 from analysis.scores import compute_scores
-from analysis.treatment import zone_scores
+from analysis.treatment import CourseResponse, zone_scores
 from analysis.types import AnalysisResult, ImageResult, Measurement, View
 from integrations.progress_view import PriorView, before_after
 from integrations.report.charts import ScoreBar, TrendSeries, score_bars, trend_charts, zone_faces
@@ -276,6 +276,7 @@ def _progress_page(
     prior: PriorView,
     page: int,
     total: int,
+    course: CourseResponse | None = None,
 ) -> None:
     pw, _ = _PAGE
     width = pw - 2 * _MARGIN
@@ -347,10 +348,26 @@ def _progress_page(
     for line in sentences:
         y = w.para(_MARGIN + 8, y, f"• {line}", width - 8, 8.5)
     y -= 6
+    if course is not None and course.changes:
+        title = msg(
+            "course.title",
+            name=course.course.name,
+            date=course.course.start_date.isoformat(),
+        )
+        y = w.heading(_MARGIN, y, title)
+        for ch in course.changes:
+            text = msg(f"course.{ch.label}", concern=_concern(msg, ch.concern))
+            y = w.para(_MARGIN + 8, y, f"• {text}", width - 8, 8.5)
+        y -= 6
     if series:
         y = w.heading(_MARGIN, y, msg("progress.trend_title"))
         rows = (len(series) + 2) // 3
-        chart = trend_charts(series, msg("scores.axis"), (6.6, 1.55 * rows + 0.2))
+        chart = trend_charts(
+            series,
+            msg("scores.axis"),
+            (6.6, 1.55 * rows + 0.2),
+            marker=course.course.start_date if course is not None else None,
+        )
         _image(w.c, chart, _MARGIN, y, width)
     _footer(w, page, total)
 
@@ -362,6 +379,7 @@ def render_patient_report(
     *,
     progress: Sequence[PriorView | None] | None = None,
     language: str = "en",
+    course: Sequence[CourseResponse | None] | None = None,
 ) -> bytes:
     """Render the patient report of *result* in *language* (``en`` or ``ko``).
 
@@ -377,6 +395,9 @@ def render_patient_report(
         Per photo, the comparison with earlier visits (as for the clinician report).
     language
         The catalogue to write in.
+    course
+        Per photo, the response since the patient's treatment course began: a section on the
+        progress page (MDC-gated sentences) and the course start marked on the charts.
 
     Raises
     ------
@@ -408,7 +429,8 @@ def render_patient_report(
     _study_page(w, result, study, image, photo, previous, 1, total)
     c.showPage()
     if total == 2 and image is not None and prior is not None:
-        _progress_page(w, study, image, photo, prior, 2, total)
+        response = course[index] if course is not None and index is not None else None
+        _progress_page(w, study, image, photo, prior, 2, total, response)
         c.showPage()
     c.save()
     logger.debug("patient report: %d page(s), language %s", total, msg.language)

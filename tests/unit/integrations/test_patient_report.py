@@ -216,3 +216,37 @@ def test_every_message_id_in_the_code_exists() -> None:
         assert not missing, (lang, missing)
     with pytest.raises(KeyError, match="missing"):
         Messages("en")("no.such.message")
+
+
+def test_every_verdict_is_worded_for_changes_and_courses() -> None:
+    from analysis.progress import ChangeLabel
+
+    for lang in Language:
+        msg = Messages(lang)
+        for label in ChangeLabel:
+            assert msg.has(f"change.{label}") and msg.has(f"course.{label}"), (lang, label)
+
+
+def test_course_section_on_the_progress_page(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from analysis.treatment import Course, course_response
+
+    photo = _photo()
+    prior = _prior(photo)
+    response = course_response(Course("Laser toning", "", dt.date(2024, 3, 1)), prior.comparison)
+    study = StudyInfo.from_dataset(fakes.sources()[0])
+    path = tmp_path / "c.pdf"
+    path.write_bytes(
+        render_patient_report(
+            fakes.analysis_result(),
+            study,
+            [photo, None],
+            progress=[prior, None],
+            course=[response, None],
+            language="ko",
+        )
+    )
+    text = _run("pdftotext", path, "-layout")
+    assert "치료 시작 이후: Laser toning (2024-03-01)" in text
+    assert "치료 시작 전과 거의 같습니다" in text  # ITA +0.2 is inside the MDC: stable
