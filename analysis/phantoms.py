@@ -29,6 +29,11 @@ from analysis.measures.base import SkinImage
 
 __all__ = [
     "Disk",
+    "DrawnLine",
+    "SoftSpot",
+    "draw_on_photo",
+    "free_positions",
+    "soft_profile",
     "Line",
     "Phantom",
     "PhantomSpec",
@@ -416,3 +421,139 @@ def phantom_skin_image(
         spacing_mm=spacing if spacing_known else None,
         scale_mm=spacing,
     )
+
+
+# --------------------------------------------------------------------------- real faces
+
+
+@dataclass(frozen=True, slots=True)
+class SoftSpot:
+    """A soft-edged macule to draw into a real photo.
+
+    Attributes
+    ----------
+    row, col
+        Centre in source pixels.
+    diameter_mm
+        Full width at half maximum of the profile (the diameter a person would draw).
+    amplitude
+        Added optical density at the centre: melanin (``kind="brown"``) or haemoglobin
+        (``kind="red"``), in red-channel / green-minus-red OD units.
+    kind
+        ``"brown"`` (a lentigo-like macule) or ``"red"`` (an inflamed papule-like macule).
+    """
+
+    row: float
+    col: float
+    diameter_mm: float
+    amplitude: float
+    kind: str = "brown"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("brown", "red"):
+            raise ValueError(f"kind must be 'brown' or 'red', got {self.kind!r}")
+        if self.diameter_mm <= 0:
+            raise ValueError(f"diameter_mm must be positive, got {self.diameter_mm!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class DrawnLine:
+    """A neutral dark line (a wrinkle) to draw into a real photo.
+
+    End points in source pixels; width is the FWHM of its Gaussian cross-section in mm;
+    depth the added neutral optical density at its centre.
+    """
+
+    r0: float
+    c0: float
+    r1: float
+    c1: float
+    width_mm: float
+    depth: float
+
+
+#: Width of a soft spot's edge (raised-cosine ramp) as a fraction of its radius.
+SOFT_EDGE = 0.6
+
+
+def soft_profile(distance_px: npt.NDArray[np.float64], radius_px: float) -> npt.NDArray[np.float64]:
+    """Soft disk profile: 1 inside, a raised-cosine ramp of width ``SOFT_EDGE * radius``
+    centred on *radius_px* (so the half maximum is at the radius), 0 outside."""
+    w = max(SOFT_EDGE * radius_px, 1.0)
+    t = np.clip((distance_px - (radius_px - w / 2)) / w, 0.0, 1.0)
+    return 0.5 * (1.0 + np.cos(math.pi * t))
+
+
+def draw_on_photo(
+    image: npt.NDArray[np.uint8],
+    spacing_mm: float,
+    *,
+    spots: tuple[SoftSpot, ...] = (),
+    lines: tuple[DrawnLine, ...] = (),
+) -> npt.NDArray[np.uint8]:
+    """Draw soft spots and lines into a real sRGB photo, in optical density.
+
+    The photo is decoded to linear light; each feature adds optical density with the
+    chromophore spectra of :data:`PHANTOM_MELANIN` / :data:`PHANTOM_HAEMOGLOBIN` (brown /
+    red spots) or a neutral one (lines), so the skin's own texture, shading and noise stay
+    under and around the feature, as in a real lentigo or papule. Only a window around each
+    feature is touched. Returns a new uint8 image.
+    """
+    if image.dtype != np.uint8 or image.ndim != 3:
+        raise ValueError("image must be (H, W, 3) uint8")
+    h, w = image.shape[:2]
+    px = 1.0 / spacing_mm
+    od_add = np.zeros((3, h, w), dtype=np.float64)
+    touched = np.zeros((h, w), dtype=bool)
+    for s in spots:
+        rad = 0.5 * s.diameter_mm * px
+        win = _window((h, w), s.row, s.col, s.row, s.col, rad * (1 + SOFT_EDGE) + 2)
+        yy, xx = _grid(win)
+        prof = soft_profile(np.hypot(yy - s.row, xx - s.col), rad)
+        spec = PHANTOM_MELANIN if s.kind == "brown" else PHANTOM_HAEMOGLOBIN
+        od_add[:, win[0], win[1]] += s.amplitude * prof[None] * np.asarray(spec).reshape(3, 1, 1)
+        touched[win] = True
+    for ln in lines:
+        sigma = ln.width_mm * px / (2 * math.sqrt(2 * math.log(2)))
+        win, d = _segment_distance((h, w), ln.r0, ln.c0, ln.r1, ln.c1, 4 * sigma + 2)
+        od_add[:, win[0], win[1]] += ln.depth * np.exp(-0.5 * (d / sigma) ** 2)[None]
+        touched[win] = True
+    out = image.copy()
+    if not touched.any():
+        return out
+    ys, xs = np.nonzero(touched)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    crop = torch.from_numpy(np.ascontiguousarray(image[y0:y1, x0:x1]))
+    lin = srgb_to_linear(crop.permute(2, 0, 1).to(torch.float64) / 255.0)
+    lin = lin * torch.from_numpy(np.power(10.0, -od_add[:, y0:y1, x0:x1]))
+    srgb = linear_to_srgb(lin.clamp(0.0, 1.0)).permute(1, 2, 0).numpy()
+    out[y0:y1, x0:x1] = np.clip(np.round(srgb * 255.0), 0, 255).astype(np.uint8)
+    return out
+
+
+def free_positions(
+    mask: npt.NDArray[np.bool_],
+    n: int,
+    radius_px: float,
+    *,
+    avoid: npt.NDArray[np.bool_] | None = None,
+    seed: int = 0,
+) -> list[tuple[float, float]]:
+    """Up to *n* centres (row, col) whose whole disk of *radius_px* lies in *mask*, clear
+    of *avoid* and of each other (rejection sampling, deterministic for a *seed*)."""
+    rng = np.random.default_rng(seed)
+    r = int(math.ceil(radius_px))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    ok = cv2.erode(mask.astype(np.uint8), kernel, borderValue=0).astype(bool)
+    if avoid is not None:
+        ok &= ~cv2.dilate(avoid.astype(np.uint8), kernel).astype(bool)
+    out: list[tuple[float, float]] = []
+    ys, xs = np.nonzero(ok)
+    for _ in range(50 * max(n, 1)):
+        if len(out) >= n or ys.size == 0:
+            break
+        i = int(rng.integers(ys.size))
+        y, x = float(ys[i]), float(xs[i])
+        if all(math.hypot(y - a, x - b) > 3 * radius_px for a, b in out):
+            out.append((y, x))
+    return out

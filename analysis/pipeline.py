@@ -58,6 +58,9 @@ from analysis.quality import (
     QualityThresholds,
     assess_quality,
     exposure_stats,
+    lighting_ratio,
+    noise_level,
+    noisy_families,
     sharpness_index,
 )
 from analysis.types import (
@@ -271,6 +274,9 @@ class QualityGate(Transform):
         glare = (work.min(axis=2) >= top * 250 / 255) & skin_np
         glare_pct = 100.0 * float(glare.sum()) / max(int(skin_np.sum()), 1)
         g = gains.cpu()
+        # noise and lighting as the measures see them: the working image, over the skin
+        noise = noise_level(work, skin_np)
+        lighting = lighting_ratio(work, skin_np)
         return assess_quality(
             face_view=View(view).is_face,
             face_found=face_src is not None,
@@ -279,6 +285,8 @@ class QualityGate(Transform):
             exposure=expo,
             cast_ratio=float(g.max() / g.min()),
             glare_pct=glare_pct,
+            noise_pct=noise,
+            lighting=lighting,
             thresholds=self.thresholds,
         )
 
@@ -499,6 +507,26 @@ def _default_scores() -> ScoreFn:
     return compute_scores
 
 
+#: The key (family or sub-family) each feature map shows: a map of a family that is not
+#: assessed is not passed on (no SEG segment, overlay or PDF map for it).
+MAP_KEYS = {
+    "spots": "pigmentation.spots",
+    "melanin": "pigmentation",
+    "erythema": "redness",
+    "red_areas": "redness",
+    "red_lesions": "redness.lesions",
+    "pores": "pores",
+    "wrinkles": "wrinkles",
+    "fine_lines": "wrinkles.fine_lines",
+    "shine": "oil",
+}
+
+
+def _covers(family: str, key: str) -> bool:
+    """Whether not-assessed *family* (``pores``, ``wrinkles.fine_lines``) covers *key*."""
+    return key == family or key.startswith(family + ".")
+
+
 def _to_source(arr: npt.NDArray[Any], fr: Frame, binary: bool) -> npt.NDArray[Any]:
     """Resize a working-grid array back to the crop and paste it into the source frame."""
     ch, cw = fr.crop_shape
@@ -637,10 +665,18 @@ class Analyzer:
         ]
         not_assessed = tuple(NotAssessed(k, r) for k, r in NOT_ASSESSED.items())
         if q.usable:
-            # Families too fine for this photo's resolution get a reason, never a number.
+            # Families too fine for this photo's resolution, or drowned by its noise, get a
+            # reason, never a number, and no map.
             not_assessed += tuple(
                 NotAssessed(k, r) for k, r in unresolved(float(d["scale_work"])).items()
             )
+            listed = {n.key for n in not_assessed}
+            not_assessed += tuple(
+                NotAssessed(k, r)
+                for k, r in noisy_families(q.noise_pct).items()
+                if not any(_covers(m, k) for m in listed)
+            )
+        dropped = {n.key for n in not_assessed}
         box = None
         if face is not None:
             bx, by, bw, bh = face.box
@@ -657,8 +693,12 @@ class Analyzer:
             )
         maps: list[FeatureMap] = []
         for out in d["outputs"]:
-            measurements.extend(out.measurements)
+            measurements.extend(
+                m for m in out.measurements if not any(_covers(k, m.key) for k in dropped)
+            )
             for m in out.maps:
+                if any(_covers(k, MAP_KEYS.get(m.name, m.family)) for k in dropped):
+                    continue
                 binary = m.kind is MapKind.BINARY
                 maps.append(
                     FeatureMap(

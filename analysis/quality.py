@@ -18,6 +18,13 @@ Checks (thresholds in :class:`QualityThresholds`, reasons in ``docs/methods/pipe
 ``glare``
     Specular (clipped, low-chroma) share of the skin beyond what the shine measurement
     tolerates.
+``noise``
+    Sensor noise (:func:`noise_level`) above ``warn_noise_pct``: a warning, and the families
+    it drowns (:data:`NOISE_LIMITS`) are not assessed; above ``max_noise_pct``: blocking.
+``uneven_lighting``
+    The brighter side of the face is more than ``warn_lighting_ratio`` times the darker
+    (:func:`lighting_ratio`): a warning (the colour indices remove shading by unmixing;
+    lengths of wrinkles and shine on the lit side are less comparable).
 
 Sharpness index: the variance of the 3x3 Laplacian of the sRGB-encoded luma (in [0, 1]) over
 the face box (eyes, brows and lips give edges) or the whole image, times 10^4. To make it
@@ -37,10 +44,14 @@ import numpy.typing as npt
 from analysis.types import QualityIssue, QualityResult
 
 __all__ = [
+    "NOISE_LIMITS",
     "ExposureStats",
     "QualityThresholds",
     "assess_quality",
     "exposure_stats",
+    "lighting_ratio",
+    "noise_level",
+    "noisy_families",
     "sharpness_index",
 ]
 
@@ -65,6 +76,24 @@ class QualityThresholds:
     max_cast: float = 3.0
     warn_glare_pct: float = 8.0
     max_glare_pct: float = 30.0
+    warn_noise_pct: float = 1.5
+    max_noise_pct: float = 8.0
+    warn_lighting_ratio: float = 1.6
+
+
+#: Highest sensor noise (:func:`noise_level`, % of full scale, at the working resolution) at
+#: which each family is still assessed. Pores (2 L* deep, 1-3 px) and fine lines (~2 L*
+#: valleys) need a quiet image; texture *is* the fine-scale energy, so noise would be read
+#: as roughness; spots, lesions and wrinkles are judged over several pixels (means over the
+#: patch, filters of >= 0.45 mm) and tolerate more. docs/methods/measures.md ("Noise").
+NOISE_LIMITS: dict[str, float] = {
+    "pores": 1.5,
+    "wrinkles.fine_lines": 1.5,
+    "texture": 1.5,
+    "wrinkles": 4.0,
+    "pigmentation.spots": 4.0,
+    "redness.lesions": 4.0,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +161,65 @@ def sharpness_index(
     return float(lap.var()) * 1e4
 
 
+_IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
+
+
+def noise_level(rgb: npt.NDArray[np.generic], mask: npt.NDArray[np.bool_] | None = None) -> float:
+    """Sensor noise as the standard deviation of the luma, in % of full scale.
+
+    Immerkaer's (1996) operator (the difference of two Laplacians, blind to planes and
+    gentle curvature) is applied to the sRGB luma; its response on *flat* pixels (inside
+    *mask*, e.g. the skin, and with a Sobel gradient below the median there: edges, hair
+    and pores would read as noise) is turned into a noise sigma robustly: ``sigma =
+    median|r| / (0.6745 * 6)`` (``6`` is the operator's norm; ``0.6745`` the median of a
+    unit normal's absolute value).
+    """
+    luma = _luma(np.ascontiguousarray(rgb))
+    if min(luma.shape) < 8:
+        return 0.0
+    r = cv2.filter2D(luma, cv2.CV_32F, _IMMERKAER, borderType=cv2.BORDER_REPLICATE)
+    gx = cv2.Sobel(luma, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(luma, cv2.CV_32F, 0, 1, ksize=3)
+    g = np.hypot(gx, gy)
+    sel = np.ones(luma.shape, dtype=bool) if mask is None else mask.astype(bool)
+    sel[:2], sel[-2:], sel[:, :2], sel[:, -2:] = False, False, False, False
+    if int(sel.sum()) < 64:
+        return 0.0
+    flat = sel & (g <= np.median(g[sel]))
+    return float(np.median(np.abs(r[flat])) / (0.6745 * 6.0) * 100.0)
+
+
+def lighting_ratio(
+    rgb: npt.NDArray[np.generic], mask: npt.NDArray[np.bool_] | None = None
+) -> float:
+    """Brighter / darker median luma of the left and right thirds of *mask* (or the image)."""
+    luma = _luma(np.ascontiguousarray(rgb))
+    sel = np.ones(luma.shape, dtype=bool) if mask is None else mask.astype(bool)
+    cols = np.nonzero(sel.any(axis=0))[0]
+    if cols.size < 6:
+        return 1.0
+    x0, x1 = int(cols[0]), int(cols[-1]) + 1
+    third = max(1, (x1 - x0) // 3)
+    left = luma[:, x0 : x0 + third][sel[:, x0 : x0 + third]]
+    right = luma[:, x1 - third : x1][sel[:, x1 - third : x1]]
+    if left.size == 0 or right.size == 0:
+        return 1.0
+    a, b = float(np.median(left)), float(np.median(right))
+    return max(a, b) / max(min(a, b), 1e-3)
+
+
+def noisy_families(noise_pct: float) -> dict[str, str]:
+    """Families (keys of :data:`NOISE_LIMITS`) drowned by *noise_pct*, with the reason."""
+    return {
+        key: (
+            f"The photo is too noisy (sensor noise {noise_pct:.1f} % of full scale; "
+            f"{key} needs <= {limit:.1f} %): features would be found in the noise."
+        )
+        for key, limit in NOISE_LIMITS.items()
+        if noise_pct > limit
+    }
+
+
 def assess_quality(
     *,
     face_view: bool,
@@ -141,6 +229,8 @@ def assess_quality(
     exposure: ExposureStats,
     cast_ratio: float,
     glare_pct: float,
+    noise_pct: float = 0.0,
+    lighting: float = 1.0,
     thresholds: QualityThresholds | None = None,
 ) -> QualityResult:
     """Combine the checks into a :class:`QualityResult` (blocking issue => unusable).
@@ -161,6 +251,10 @@ def assess_quality(
         Largest / smallest white-balance gain.
     glare_pct
         Specular share of the skin, in %.
+    noise_pct
+        From :func:`noise_level` (working resolution, over the skin).
+    lighting
+        From :func:`lighting_ratio`.
     thresholds
         Limits; defaults to :class:`QualityThresholds`.
     """
@@ -220,6 +314,21 @@ def assess_quality(
         add("glare", f"Glare covers {glare_pct:.1f} % of the skin.", True)
     elif glare_pct > t.warn_glare_pct:
         add("glare", f"Glare covers {glare_pct:.1f} % of the skin; shine may be overstated.", False)
+    if noise_pct > t.max_noise_pct:
+        add("noise", f"The photo is very noisy (noise {noise_pct:.1f} % of full scale).", True)
+    elif noise_pct > t.warn_noise_pct:
+        gone = ", ".join(noisy_families(noise_pct))
+        add(
+            "noise",
+            f"The photo is noisy (noise {noise_pct:.1f} % of full scale); not assessed: {gone}.",
+            False,
+        )
+    if lighting > t.warn_lighting_ratio:
+        add(
+            "uneven_lighting",
+            f"Uneven lighting: one side of the face is {lighting:.1f}x brighter than the other.",
+            False,
+        )
     usable = not any(i.blocking for i in issues)
     logger.debug("quality gate: usable=%s issues=%s", usable, [i.code for i in issues])
     return QualityResult(
@@ -228,4 +337,6 @@ def assess_quality(
         sharpness=float(sharpness),
         exposure_clipped_pct=float(exposure.clipped_pct),
         face_found=face_found,
+        noise_pct=float(noise_pct),
+        lighting_ratio=float(lighting),
     )

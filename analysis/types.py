@@ -180,6 +180,8 @@ class QualityResult:
     sharpness: float
     exposure_clipped_pct: float
     face_found: bool
+    noise_pct: float = 0.0
+    lighting_ratio: float = 1.0
 
     @property
     def warnings(self) -> tuple[QualityIssue, ...]:

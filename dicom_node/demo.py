@@ -31,14 +31,18 @@ from dicom_node.scu import store_files
 from dicom_node.service import Service
 from dicom_node.store import StudyState
 
-__all__ = ["DEMO_SOURCE_AE", "demo_command", "make_sample_files", "sample_photo_path"]
+__all__ = ["DEMO_FACE", "DEMO_SOURCE_AE", "demo_command", "make_sample_files", "sample_photo_path"]
 
 DEMO_SOURCE_AE = "DEMO_PACS"
 VL_PHOTOGRAPHIC = UID("1.2.840.10008.5.1.4.1.1.77.1.4")
 _UID_PREFIX = "1.2.826.0.1.3680043.8.498."  # pydicom's prefix, for generated demo UIDs
 
 
-def sample_photo_path(name: str = "astronaut.jpg") -> Path:
+#: The demo's face: a real studio photo at its full resolution (CC BY 4.0, see samples/README.md).
+DEMO_FACE = "london_136_03.jpg"
+
+
+def sample_photo_path(name: str = DEMO_FACE) -> Path:
     """Path of a bundled sample photo (see ``dicom_node/samples/README.md``)."""
     return Path(str(resources.files("dicom_node").joinpath("samples", name)))
 
@@ -123,7 +127,8 @@ def _closeup(study: str, series: str, number: int, seed: int, site: tuple[str, s
 def make_sample_files(out_dir: Path) -> list[Path]:
     """Write the demo study: the bundled face photo and two synthetic close-ups, as DICOM.
 
-    The face is the bundled JPEG encapsulated as is (JPEG Baseline, PS3.5 §8.2.1, no
+    The face is the bundled London face photo (:data:`DEMO_FACE`, 1350 x 1350, CC BY 4.0)
+    encapsulated as is (JPEG Baseline, PS3.5 §8.2.1, no
     re-encode); the close-ups (forearm, upper arm: body sites away from the face, so they are
     analysed as region ``skin``) are uncompressed RGB (Explicit VR Little Endian) with a
     Pixel Spacing. All are VL Photographic Image objects (PS3.3 A.33.4) of one study.

@@ -9,11 +9,15 @@ Methods (see ``docs/methods/measures.md``)
   red-channel OD times 100 is a Diffey-scaled melanin index (Diffey et al. 1984,
   ``MI = 100 log10(1/R_red)``) from which shading and haemoglobin have been removed. The
   region value is the mean.
-* **Brown spots**: the melanin map smoothed at 0.25 mm minus a robust local background
-  (masked Gaussian, sigma 5 mm, recomputed without the first-pass candidates); hysteresis
-  thresholds of 6 and 3 MI units; each spot is cut at half its own peak excess
-  (full width at half maximum); equivalent diameter 1-15 mm; elongation <= 4 (lines are
-  wrinkles, not spots). A spot counts in a region when its centroid lies there.
+* **Brown spots**: macules a person sees (:mod:`analysis.measures.contrast`): candidates
+  where the melanin excess over the local skin background (masked Gaussian, sigma 5 mm,
+  recomputed without the candidates) reaches 3 MI units, grown to 1.5 and cut at half the
+  local peak (full width at half maximum); kept when the patch's mean colour is >= 2.0
+  CIEDE2000 from its shading-matched background, its melanin excess exceeds its haemoglobin
+  excess and half its grey (shading) excess, its equivalent diameter is 1-15 mm, its
+  elongation <= 4, its solidity >= 0.7, and its centre >= 1.5 mm inside the skin mask.
+  A spot counts in the region holding its centre (regions with small holes filled: the skin
+  colour model leaves a strong macule out of the skin mask).
 * **Melasma pattern score** (after mMASI, Pandya et al. 2011; homogeneity after MASI,
   Kimbrough-Green et al. 1994): per zone, hyperpigmented pixels are those whose melanin
   (smoothed at 1 mm) exceeds the face's 25th percentile by >= 4 MI units; area grade
@@ -27,26 +31,22 @@ Methods (see ``docs/methods/measures.md``)
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
 import torch
 
 from analysis.measures.base import ConcernOutput, SkinImage
-from analysis.measures.binary import components, hysteresis
+from analysis.measures.binary import components
 from analysis.measures.chromophores import unmix_chromophores
-from analysis.measures.filters import gaussian_blur, inner_mask, masked_blur
+from analysis.measures.contrast import LocalContrast, filled_regions, local_contrast, patches
+from analysis.measures.filters import masked_blur
 from analysis.measures.regions import measurement, region_fraction, region_items
 from analysis.types import FeatureMap, MapKind, Measurement
 
-__all__ = ["measure", "melanin_index_map", "spot_mask"]
+__all__ = ["measure", "melanin_index_map", "spot_mask", "spots_from_contrast"]
 
 logger = logging.getLogger(__name__)
 
-SPOT_SMOOTH_MM = 0.25
-SPOT_BACKGROUND_MM = 5.0
-SPOT_STRONG = 6.0  # MI units above background
-SPOT_WEAK = 3.0
 SPOT_DIAMETER_MM = (1.0, 15.0)
 SPOT_MAX_ELONGATION = 4.0
 SPOT_EDGE_MM = 1.5  # spot centres at least this far inside the skin mask
@@ -72,62 +72,27 @@ def _aggregate(img: SkinImage) -> torch.Tensor:
     return img.skin.to(torch.bool)
 
 
-def spot_mask(mi: torch.Tensor, img: SkinImage) -> np.ndarray:
-    """Binary brown-spot mask (H, W) from the melanin-index map *mi*."""
-    px = 1.0 / img.scale_mm
-    skin = img.skin.to(torch.bool)
-    smooth = masked_blur(mi, skin, SPOT_SMOOTH_MM * px)
-    bg = masked_blur(smooth, skin, SPOT_BACKGROUND_MM * px)
-    first = (smooth - bg) >= SPOT_WEAK
-    clean = skin & ~(gaussian_blur(first.float(), 1.0 * px) > 0.05)
-    bg = masked_blur(smooth, clean, SPOT_BACKGROUND_MM * px)
-    excess_t = (smooth - bg) * skin
-    excess = excess_t.cpu().numpy()
-    cand = hysteresis(excess >= SPOT_WEAK, excess >= SPOT_STRONG)
-    labels, _, _ = components(cand)
-    n = int(labels.max())
-    if n == 0:
-        return np.zeros(excess.shape, dtype=bool)
-    sel_lab, sel_ex = labels[cand], excess[cand]
-    order = np.argsort(sel_ex, kind="stable")
-    peak = np.zeros(n + 1)
-    peak[sel_lab[order]] = sel_ex[order]  # the last write per label is its maximum
-    core = cand & (excess >= 0.5 * peak[labels])
-    labels, stats, cents = components(core)
-    n = int(labels.max())
-    if n == 0:
-        return core
-    area = stats[:, 4].astype(np.float64)
-    dia_mm = 2.0 * np.sqrt(area / math.pi) * img.scale_mm
-    elong = _elongation(labels, n)
-    keep = (dia_mm >= SPOT_DIAMETER_MM[0]) & (dia_mm <= SPOT_DIAMETER_MM[1])
-    keep &= elong <= SPOT_MAX_ELONGATION
-    # at the rim of the skin mask (hairline, eyelids, nostrils) the background is one-sided
-    inner = inner_mask(skin, SPOT_EDGE_MM * px).cpu().numpy()
-    cr = np.clip(np.round(cents[:, 1]).astype(int), 0, labels.shape[0] - 1)
-    cc = np.clip(np.round(cents[:, 0]).astype(int), 0, labels.shape[1] - 1)
-    keep &= inner[cr, cc]
-    keep[0] = False
-    return np.asarray(keep[labels], dtype=bool)
+def spot_mask(img: SkinImage) -> np.ndarray:
+    """Binary brown-spot mask (H, W): visible pigment patches of 1-15 mm.
+
+    See :mod:`analysis.measures.contrast`: CIEDE2000 >= 2.5 from the local skin background
+    at the peak, the difference caused mostly by melanin, grown to half the peak, and kept
+    by size, elongation and distance from the skin mask's edge.
+    """
+    lc = local_contrast(img.rgb_linear, img.skin, img.scale_mm)
+    return spots_from_contrast(lc, img)
 
 
-def _elongation(labels: np.ndarray, n: int) -> np.ndarray:
-    """Major/minor axis ratio of each labelled component from its second moments."""
-    lab = labels.ravel()
-    rows, cols = np.divmod(np.arange(lab.size), labels.shape[1])
-    sel = lab > 0
-    lab, rows, cols = lab[sel], rows[sel].astype(np.float64), cols[sel].astype(np.float64)
-    cnt = np.bincount(lab, minlength=n + 1).astype(np.float64).clip(min=1)
-    mr = np.bincount(lab, rows, n + 1) / cnt
-    mc = np.bincount(lab, cols, n + 1) / cnt
-    dr, dc = rows - mr[lab], cols - mc[lab]
-    srr = np.bincount(lab, dr * dr, n + 1) / cnt + 1 / 12
-    scc = np.bincount(lab, dc * dc, n + 1) / cnt + 1 / 12
-    src = np.bincount(lab, dr * dc, n + 1) / cnt
-    root = np.sqrt((srr - scc) ** 2 + 4 * src**2)
-    big = 0.5 * (srr + scc + root)
-    small = (0.5 * (srr + scc - root)).clip(min=1e-6)
-    return np.asarray(np.sqrt(big / small))
+def spots_from_contrast(lc: LocalContrast, img: SkinImage) -> np.ndarray:
+    """Brown spots from a precomputed :class:`LocalContrast` (see :func:`spot_mask`)."""
+    return patches(
+        lc,
+        "pigment",
+        img.scale_mm,
+        diameter_mm=SPOT_DIAMETER_MM,
+        max_elongation=SPOT_MAX_ELONGATION,
+        edge_mm=SPOT_EDGE_MM,
+    )
 
 
 def _melasma_zone(excess: torch.Tensor, mask: torch.Tensor) -> float:
@@ -152,7 +117,7 @@ def measure(img: SkinImage) -> ConcernOutput:
     lab = img.lab.to(torch.float32)
     ita = torch.rad2deg(torch.atan2(lab[0] - 50.0, lab[2]))
     mi = melanin_index_map(img)
-    spots = spot_mask(mi, img)
+    spots = spot_mask(img)
     labels, _, cents = components(spots)
     n_spots = int(labels.max())
 
@@ -165,6 +130,7 @@ def measure(img: SkinImage) -> ConcernOutput:
 
     out: list[Measurement] = []
     zone_scores: dict[str, float] = {}
+    filled = filled_regions(img)
     for reg in region_items(img):
         out.append(measurement("pigmentation.ita_deg", reg.name, _median(ita, reg.mask), img))
         mean_mi = float(mi[reg.mask].mean().item())
@@ -172,11 +138,11 @@ def measure(img: SkinImage) -> ConcernOutput:
         if n_spots:
             cr = np.clip(np.round(cents[1:, 1]).astype(int), 0, spots.shape[0] - 1)
             cc = np.clip(np.round(cents[1:, 0]).astype(int), 0, spots.shape[1] - 1)
-            count = int(np.count_nonzero(reg.mask_np[cr, cc]))
+            count = int(np.count_nonzero(filled[reg.name][cr, cc]))
         else:
             count = 0
         out.append(measurement("pigmentation.spots.count", reg.name, count, img))
-        area = region_fraction(spots, reg.mask_np)
+        area = region_fraction(spots, filled[reg.name])
         out.append(measurement("pigmentation.spots.area_pct", reg.name, area, img))
         zone_scores[reg.name] = _melasma_zone(excess, reg.mask)
     weighted = {z: w for z, w in MELASMA_WEIGHTS.items() if z in zone_scores}

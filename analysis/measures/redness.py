@@ -8,24 +8,25 @@ Methods (see ``docs/methods/measures.md``)
   1980) for pure haemoglobin, with shading and melanin removed. The region value is the mean.
 * **Red area %**: pixels whose erythema index, smoothed at 0.5 mm, exceeds the robust skin
   baseline (the median over ``face`` or ``skin``) by >= 6 EI units.
-* **Inflamed lesions**: bright blobs of the erythema map (multi-scale scale-normalised
-  LoG, Lindeberg 1998) of 1.5-5 mm diameter (acne papules/pustules), response >= 3 EI units
-  (a Gaussian bump of >= 6 EI), round (Hessian eigenvalue ratio >= 0.5). A lesion counts in
-  the region holding its centre.
+* **Red lesions**: visible red macules/papules (:mod:`analysis.measures.contrast`), found as
+  brown spots are but on the haemoglobin excess: mean colour >= 2.0 CIEDE2000 from the
+  shading-matched local background, haemoglobin excess larger than melanin's, equivalent
+  diameter 1.5-10 mm, elongation <= 3, solidity >= 0.7, centre >= 1.5 mm inside the skin.
+  A lesion counts in the region holding its centre.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
 import torch
 
 from analysis.measures.base import ConcernOutput, SkinImage
-from analysis.measures.blobs import blob_detect, disk_mask, scale_series
+from analysis.measures.binary import components
 from analysis.measures.chromophores import unmix_chromophores
-from analysis.measures.filters import inner_mask, masked_blur
+from analysis.measures.contrast import filled_regions, local_contrast, patches
+from analysis.measures.filters import masked_blur
 from analysis.measures.regions import measurement, region_fraction, region_items
 from analysis.types import FeatureMap, MapKind, Measurement
 
@@ -35,10 +36,8 @@ logger = logging.getLogger(__name__)
 
 RED_SMOOTH_MM = 0.5
 RED_EXCESS = 6.0  # EI units above the skin baseline
-LESION_DIAMETER_MM = (1.5, 5.0)
-LESION_SCALE_STEP = 1.5
-LESION_RESPONSE = 3.0
-LESION_MIN_RATIO = 0.5
+LESION_DIAMETER_MM = (1.5, 10.0)
+LESION_MAX_ELONGATION = 3.0
 LESION_EDGE_MM = 1.5  # lesion centres at least this far inside the skin mask
 ERYTHEMA_MAP_MAX = 50.0
 
@@ -56,12 +55,6 @@ def _baseline_region(img: SkinImage) -> torch.Tensor:
     return img.skin.to(torch.bool)
 
 
-def _sigmas(lo_mm: float, hi_mm: float, scale_mm: float) -> list[float]:
-    k = 2.0 * math.sqrt(2.0)
-    lo = max(lo_mm / k / scale_mm, 0.7)
-    return scale_series(lo, max(hi_mm / k / scale_mm, lo), LESION_SCALE_STEP)
-
-
 @torch.no_grad()
 def measure(img: SkinImage) -> ConcernOutput:
     """Measure redness on *img* (see the module docstring)."""
@@ -74,11 +67,21 @@ def measure(img: SkinImage) -> ConcernOutput:
     smooth = masked_blur(ei, skin, RED_SMOOTH_MM * px)
     red = ((smooth - baseline >= RED_EXCESS) & skin).cpu().numpy()
 
-    sig = _sigmas(*LESION_DIAMETER_MM, img.scale_mm)
-    inner = inner_mask(skin, LESION_EDGE_MM * px)
-    blobs = blob_detect(ei, sig, LESION_RESPONSE, inner, dark=False, min_ratio=LESION_MIN_RATIO)
-    lesions = disk_mask(red.shape, blobs)
+    lc = local_contrast(img.rgb_linear, skin, img.scale_mm)
+    lesions = patches(
+        lc,
+        "red",
+        img.scale_mm,
+        diameter_mm=LESION_DIAMETER_MM,
+        max_elongation=LESION_MAX_ELONGATION,
+        edge_mm=LESION_EDGE_MM,
+    )
+    labels, _, cents = components(lesions)
+    n_les = int(labels.max())
+    rows = np.clip(np.round(cents[1:, 1]).astype(int), 0, lesions.shape[0] - 1)
+    cols = np.clip(np.round(cents[1:, 0]).astype(int), 0, lesions.shape[1] - 1)
 
+    filled = filled_regions(img)
     out: list[Measurement] = []
     for reg in region_items(img):
         mean_ei = float(ei[reg.mask].mean().item())
@@ -86,7 +89,7 @@ def measure(img: SkinImage) -> ConcernOutput:
         out.append(
             measurement("redness.area_pct", reg.name, region_fraction(red, reg.mask_np), img)
         )
-        count = int(np.count_nonzero(reg.mask_np[blobs.rows, blobs.cols])) if len(blobs) else 0
+        count = int(np.count_nonzero(filled[reg.name][rows, cols])) if n_les else 0
         out.append(measurement("redness.lesions.count", reg.name, count, img))
 
     maps = (
@@ -109,8 +112,8 @@ def measure(img: SkinImage) -> ConcernOutput:
             "redness",
             MapKind.BINARY,
             lesions,
-            "Inflamed lesions: erythema blobs 1.5-5 mm (scale-normalised LoG)",
+            "Red lesions: visible (CIEDE2000 >= 2) haemoglobin patches 1.5-10 mm",
         ),
     )
-    logger.debug("redness: baseline EI %.1f, %d lesions", baseline, len(blobs))
+    logger.debug("redness: baseline EI %.1f, %d lesions", baseline, n_les)
     return ConcernOutput(tuple(out), maps)

@@ -12,6 +12,9 @@ from analysis.quality import (
     QualityThresholds,
     assess_quality,
     exposure_stats,
+    lighting_ratio,
+    noise_level,
+    noisy_families,
     sharpness_index,
 )
 
@@ -107,3 +110,50 @@ def test_small_face_cast_and_glare() -> None:
     assert not _gate(cast_ratio=3.5).usable
     assert [i.code for i in _gate(glare_pct=12.0).warnings] == ["glare"]
     assert not _gate(glare_pct=40.0).usable
+
+
+def test_noise_level_follows_added_noise_and_ignores_edges() -> None:
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:256, 0:256]
+    base = 0.5 + 0.2 * (xx / 256.0)  # a smooth ramp, like shading
+    base[:, 128:] += 0.2  # and a hard edge, which must not read as noise
+    levels = []
+    for sigma in (0.0, 0.01, 0.03):
+        img = np.clip(base + rng.normal(0.0, sigma, base.shape), 0, 1)
+        rgb = (np.repeat(img[..., None], 3, axis=2) * 255).round().astype(np.uint8)
+        levels.append(noise_level(rgb))
+    assert levels[0] < 0.3  # 8-bit quantisation only
+    assert levels[0] < levels[1] < levels[2]
+    # the robust estimate on flat pixels reads a known sigma within ~30 % (it selects the
+    # calmer half of the pixels, so it errs low)
+    assert levels[2] == pytest.approx(3.0, rel=0.3)
+
+
+def test_noise_gate_warns_blocks_and_names_the_families() -> None:
+    assert noisy_families(0.5) == {}
+    fams = noisy_families(2.0)
+    assert set(fams) == {"pores", "wrinkles.fine_lines", "texture"}
+    assert "noisy" in fams["pores"]
+    assert set(noisy_families(5.0)) >= {"wrinkles", "pigmentation.spots", "redness.lesions"}
+    kw = dict(
+        face_view=False,
+        face_found=False,
+        face_width_px=None,
+        sharpness=50.0,
+        exposure=ExposureStats(0.0, 0.0, 0.5),
+        cast_ratio=1.0,
+        glare_pct=0.0,
+    )
+    warn = assess_quality(**kw, noise_pct=2.0)
+    assert warn.usable and [i.code for i in warn.issues] == ["noise"]
+    assert warn.noise_pct == 2.0
+    assert not assess_quality(**kw, noise_pct=9.0).usable
+    lit = assess_quality(**kw, lighting=2.0)
+    assert [i.code for i in lit.issues] == ["uneven_lighting"] and lit.usable
+
+
+def test_lighting_ratio_sees_a_side_lit_face() -> None:
+    img = np.full((100, 90, 3), 120, dtype=np.uint8)
+    assert lighting_ratio(img) == pytest.approx(1.0)
+    img[:, :30] = 60
+    assert lighting_ratio(img) > 1.8

@@ -1,0 +1,359 @@
+"""Perceptual colour difference against the local skin background (spots and red lesions).
+
+A spot or lesion is what a person sees: a patch whose colour differs from the skin *around
+it* by a clearly visible amount. This module measures that difference in CIEDE2000 units
+(CIE 142-2001; formula and test data of Sharma, Wu & Dalal 2005) between each pixel (smoothed
+a little, against sensor noise) and a local background (a masked Gaussian mean over the
+surrounding skin, recomputed without the first-pass candidates so that a large spot does not
+raise its own background), and splits it by cause with the chromophore unmixing
+(:mod:`analysis.measures.chromophores`): a pixel whose optical density rose mostly through
+melanin is *pigment*, mostly through haemoglobin *red*. Shading (the grey term) is neither,
+so shadows and folds, which change lightness only, are not spots.
+
+Thresholds (docs/methods/measures.md, "Visible difference"): the 50:50 perceptibility
+threshold of CIEDE2000 for tissue colours is about 0.8 and the acceptability threshold about
+1.8 (Paravina et al. 2015, on tooth and gingiva shades, the closest published panel data for
+skin-like colours); a spot must reach :data:`VISIBLE_DE00` = 2.5 at its peak (above the
+acceptability threshold: clearly visible, not merely perceptible) and is grown down to half
+of that.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from analysis.color import linear_rgb_to_lab
+from analysis.measures.base import SkinImage
+from analysis.measures.binary import components, hysteresis
+from analysis.measures.chromophores import unmix_chromophores
+from analysis.measures.filters import gaussian_blur, inner_mask, masked_blur, max_filter
+
+__all__ = [
+    "VISIBLE_DE00",
+    "LocalContrast",
+    "ciede2000",
+    "elongation",
+    "fill_small_holes",
+    "filled_regions",
+    "local_contrast",
+    "patch_difference",
+    "patches",
+]
+
+BoolArray = npt.NDArray[np.bool_]
+
+#: Peak CIEDE2000 difference from the local background that makes a spot "clearly visible".
+VISIBLE_DE00 = 2.0
+#: Candidates: chromophore excess (MI / EI units) that seeds a candidate and that it grows to.
+CANDIDATE_STRONG = 3.0
+CANDIDATE_WEAK = 1.5
+#: Radius (mm) of the neighbourhood whose peak sets a patch's half-maximum cut.
+PEAK_MM = 4.0
+#: Smallest area / convex-hull area of a patch: macules are compact, JPEG-block and texture
+#: noise is ragged.
+MIN_SOLIDITY = 0.7
+#: A patch's chromophore excess must be at least this times its grey (shading) excess.
+SHADING_RATIO = 0.5
+#: Smoothing of the pixel colour (mm) and of the background (mm).
+SMOOTH_MM = 0.25
+BACKGROUND_MM = 5.0
+#: Holes of the skin mask up to the area of a disk this wide (mm) are filled (macules).
+HOLE_MM = 15.0
+
+
+def ciede2000(lab1: torch.Tensor, lab2: torch.Tensor) -> torch.Tensor:
+    """CIEDE2000 colour difference of two ``(3, ...)`` CIELAB tensors (kL = kC = kH = 1).
+
+    Implements Sharma, Wu & Dalal (2005), eqs. 1-22, including the hue-angle conventions
+    they test; the module's tests reproduce their 34 published pairs to 1e-4.
+    """
+    l1, a1, b1 = lab1[0], lab1[1], lab1[2]
+    l2, a2, b2 = lab2[0], lab2[1], lab2[2]
+    c1 = torch.sqrt(a1 * a1 + b1 * b1)
+    c2 = torch.sqrt(a2 * a2 + b2 * b2)
+    cbar7 = ((c1 + c2) / 2) ** 7
+    g = 0.5 * (1 - torch.sqrt(cbar7 / (cbar7 + 25.0**7)))
+    a1p, a2p = (1 + g) * a1, (1 + g) * a2
+    c1p = torch.sqrt(a1p * a1p + b1 * b1)
+    c2p = torch.sqrt(a2p * a2p + b2 * b2)
+    h1p = torch.remainder(torch.atan2(b1, a1p), 2 * math.pi)
+    h2p = torch.remainder(torch.atan2(b2, a2p), 2 * math.pi)
+    h1p = torch.where(c1p == 0, torch.zeros_like(h1p), h1p)
+    h2p = torch.where(c2p == 0, torch.zeros_like(h2p), h2p)
+    dl = l2 - l1
+    dc = c2p - c1p
+    dh = h2p - h1p
+    dh = torch.where(dh > math.pi, dh - 2 * math.pi, dh)
+    dh = torch.where(dh < -math.pi, dh + 2 * math.pi, dh)
+    zero_c = (c1p * c2p) == 0
+    dh = torch.where(zero_c, torch.zeros_like(dh), dh)
+    dhh = 2 * torch.sqrt(c1p * c2p) * torch.sin(dh / 2)
+    lbar = (l1 + l2) / 2
+    cbarp = (c1p + c2p) / 2
+    hsum = h1p + h2p
+    hbar = torch.where(
+        (h1p - h2p).abs() <= math.pi,
+        hsum / 2,
+        torch.where(hsum < 2 * math.pi, (hsum + 2 * math.pi) / 2, (hsum - 2 * math.pi) / 2),
+    )
+    hbar = torch.where(zero_c, hsum, hbar)
+    t = (
+        1
+        - 0.17 * torch.cos(hbar - math.radians(30))
+        + 0.24 * torch.cos(2 * hbar)
+        + 0.32 * torch.cos(3 * hbar + math.radians(6))
+        - 0.20 * torch.cos(4 * hbar - math.radians(63))
+    )
+    dtheta = math.radians(30) * torch.exp(-(((torch.rad2deg(hbar) - 275) / 25) ** 2))
+    cbarp7 = cbarp**7
+    rc = 2 * torch.sqrt(cbarp7 / (cbarp7 + 25.0**7))
+    lm = (lbar - 50) ** 2
+    sl = 1 + 0.015 * lm / torch.sqrt(20 + lm)
+    sc = 1 + 0.045 * cbarp
+    sh = 1 + 0.015 * cbarp * t
+    rt = -torch.sin(2 * dtheta) * rc
+    tl, tc, th = dl / sl, dc / sc, dhh / sh
+    return torch.sqrt((tl * tl + tc * tc + th * th + rt * tc * th).clamp(min=0))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class LocalContrast:
+    """A photo's colour and its local skin background (all on the device).
+
+    Attributes
+    ----------
+    smooth, background
+        (3, H, W) linear RGB smoothed at :data:`SMOOTH_MM`, and its local background.
+    melanin, haemoglobin
+        (H, W) excess over the background of the unmixed chromophores (x 100: MI / EI
+        units); 0 outside the skin. They propose candidates; the decision is perceptual.
+    skin
+        (H, W) bool: the skin mask with its small holes filled (:func:`fill_small_holes`).
+    """
+
+    smooth: torch.Tensor
+    background: torch.Tensor
+    melanin: torch.Tensor
+    haemoglobin: torch.Tensor
+    skin: torch.Tensor
+
+
+def local_contrast(
+    rgb_linear: torch.Tensor,
+    skin: torch.Tensor,
+    scale_mm: float,
+    *,
+    smooth_mm: float = SMOOTH_MM,
+    background_mm: float = BACKGROUND_MM,
+) -> LocalContrast:
+    """Colour, local background and chromophore excess of each skin pixel.
+
+    Parameters
+    ----------
+    rgb_linear
+        (3, H, W) linear, white-balanced RGB.
+    skin
+        (H, W) bool skin mask: the background is estimated over it only.
+    scale_mm
+        mm per pixel (sizes the smoothing and the background window).
+    """
+    px = 1.0 / scale_mm
+    skin = fill_small_holes(skin.to(torch.bool), math.pi * (HOLE_MM * px / 2) ** 2)
+    rgb = rgb_linear.to(torch.float32).clamp(min=1e-4)
+    smooth = masked_blur(rgb, skin, max(smooth_mm * px, 0.5))
+    b_sig = background_mm * px
+    bg = masked_blur(smooth, skin, b_sig)
+    _, m1, h1 = unmix_chromophores(smooth)
+    _, m0, h0 = unmix_chromophores(bg)
+    excess = 100.0 * torch.maximum(m1 - m0, h1 - h0)
+    # second pass: the background without the first-pass candidates (dilated ~1 mm)
+    first = (excess >= CANDIDATE_WEAK) & skin
+    clean = skin & ~(gaussian_blur(first.float(), 1.0 * px) > 0.05)
+    if int(clean.sum().item()) > 0.2 * max(1, int(skin.sum().item())):
+        bg = masked_blur(smooth, clean, b_sig)
+        _, m0, h0 = unmix_chromophores(bg)
+    zero = torch.zeros_like(m1)
+    return LocalContrast(
+        smooth=smooth,
+        background=bg,
+        melanin=torch.where(skin, 100.0 * (m1 - m0), zero),
+        haemoglobin=torch.where(skin, 100.0 * (h1 - h0), zero),
+        skin=skin,
+    )
+
+
+def filled_regions(img: SkinImage) -> dict[str, BoolArray]:
+    """The regions of *img* (NumPy) with their small holes filled, to count macules in.
+
+    A region mask is intersected with the skin mask, which leaves strong macules out
+    (:func:`fill_small_holes`); a macule counts in the region that holds its centre.
+    """
+    area = math.pi * (HOLE_MM / img.scale_mm / 2) ** 2
+    return {
+        name: fill_small_holes(m.to(torch.bool), area).cpu().numpy()
+        for name, m in img.regions.items()
+    }
+
+
+def fill_small_holes(skin: torch.Tensor, max_area_px: float) -> torch.Tensor:
+    """*skin* with its holes (non-skin components not touching the border) of at most
+    *max_area_px* pixels filled.
+
+    The skin colour model leaves a strongly pigmented or red macule out of the skin mask;
+    it is exactly what is to be found, so it must be skin here. Eyes, lips and brows are
+    larger than the largest spot and stay out; nostrils are dark through shading, which the
+    decision rejects (:data:`SHADING_RATIO`).
+    """
+    m = skin.detach().cpu().numpy().astype(bool)
+    labels, stats, _ = components(~m)
+    if int(labels.max()) == 0:
+        return skin
+    h, w = m.shape
+    x, y, bw, bh, area = (stats[:, i] for i in range(5))
+    inner = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h)
+    fill = inner & (area <= max_area_px)
+    fill[0] = False
+    out = m | fill[labels]
+    return torch.from_numpy(out).to(skin.device)
+
+
+def patch_difference(
+    lc: LocalContrast, labels: npt.NDArray[np.int32], n: int
+) -> tuple[
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+]:
+    """Per labelled patch: CIEDE2000 of its mean colour against its background's, and its
+    mean melanin, haemoglobin and shading (grey) excess, x 100 (index 0 unused).
+
+    The means are taken over the patch's pixels (which averages out sensor and JPEG chroma
+    noise, as the eye does over a spot). The background's mean is first brought to the
+    patch's own shading (the grey term of the unmixing: a grey optical density scales the
+    three linear channels alike), so light falling off over the face's curvature, folds and
+    the side of the nose do not count: only a change of the skin's own colour does.
+    """
+    lab = labels.ravel()
+    cnt = np.bincount(lab, minlength=n + 1).astype(np.float64).clip(min=1)
+
+    def means(x: torch.Tensor) -> npt.NDArray[np.float64]:
+        arr = x.detach().cpu().numpy().reshape(x.shape[0], -1).astype(np.float64)
+        return np.stack([np.bincount(lab, a, n + 1) / cnt for a in arr]).astype(np.float32)
+
+    fg = torch.from_numpy(means(lc.smooth)).clamp(min=1e-4)[:, :, None]
+    bg = torch.from_numpy(means(lc.background)).clamp(min=1e-4)[:, :, None]
+    s1, m1, h1 = unmix_chromophores(fg)
+    s0, m0, h0 = unmix_chromophores(bg)
+    shaded = bg * torch.pow(10.0, -(s1 - s0)).unsqueeze(0)
+    de = ciede2000(linear_rgb_to_lab(fg.clamp(0.0, 1.0)), linear_rgb_to_lab(shaded.clamp(0.0, 1.0)))
+    return (
+        de[:, 0].numpy().astype(np.float64),
+        (100.0 * (m1 - m0))[:, 0].numpy().astype(np.float64),
+        (100.0 * (h1 - h0))[:, 0].numpy().astype(np.float64),
+        (100.0 * (s1 - s0))[:, 0].numpy().astype(np.float64),
+    )
+
+
+def elongation(labels: npt.NDArray[np.int32], n: int) -> npt.NDArray[np.float64]:
+    """Major/minor axis ratio of each labelled component from its second moments."""
+    lab = labels.ravel()
+    rows, cols = np.divmod(np.arange(lab.size), labels.shape[1])
+    sel = lab > 0
+    lab, rows, cols = lab[sel], rows[sel].astype(np.float64), cols[sel].astype(np.float64)
+    cnt = np.bincount(lab, minlength=n + 1).astype(np.float64).clip(min=1)
+    mr = np.bincount(lab, rows, n + 1) / cnt
+    mc = np.bincount(lab, cols, n + 1) / cnt
+    dr, dc = rows - mr[lab], cols - mc[lab]
+    srr = np.bincount(lab, dr * dr, n + 1) / cnt + 1 / 12
+    scc = np.bincount(lab, dc * dc, n + 1) / cnt + 1 / 12
+    src = np.bincount(lab, dr * dc, n + 1) / cnt
+    root = np.sqrt((srr - scc) ** 2 + 4 * src**2)
+    big = 0.5 * (srr + scc + root)
+    small = (0.5 * (srr + scc - root)).clip(min=1e-6)
+    return np.asarray(np.sqrt(big / small))
+
+
+def _solidity(labels: npt.NDArray[np.int32], stat: npt.NDArray[np.int32], i: int) -> float:
+    """Area / convex-hull area of component *i* (1 for a convex blob, low for a ragged one)."""
+    x, y, w, h, area = (int(v) for v in stat[:5])
+    sub = (labels[y : y + h, x : x + w] == i).astype(np.uint8)
+    pts = cv2.findNonZero(sub)
+    if pts is None or area < 3:
+        return 1.0
+    hull = (
+        float(cv2.contourArea(cv2.convexHull(pts)))
+        + 0.5 * float(cv2.arcLength(cv2.convexHull(pts), True))
+        + 1.0
+    )
+    return min(1.0, area / hull)
+
+
+def patches(
+    lc: LocalContrast,
+    kind: str,
+    scale_mm: float,
+    *,
+    diameter_mm: tuple[float, float],
+    max_elongation: float,
+    edge_mm: float,
+    visible: float = VISIBLE_DE00,
+) -> BoolArray:
+    """Visible patches of one *kind* (``"pigment"`` or ``"red"``) as an (H, W) bool mask.
+
+    Candidates: the chromophore excess (melanin for pigment, haemoglobin for red) seeds at
+    :data:`CANDIDATE_STRONG` and grows (hysteresis, 8-connected) down to
+    :data:`CANDIDATE_WEAK`; each candidate is cut at half of its local peak excess (the
+    maximum within :data:`PEAK_MM`: full width at half maximum, so its area does not depend
+    on its contrast, and neighbouring macules stay apart). Kept: equivalent diameter
+    within *diameter_mm*, elongation (moment axis ratio) <= *max_elongation* (lines are
+    wrinkles), centroid at least *edge_mm* inside the skin mask (at the hairline, eyelids,
+    nostrils and lips the background is one-sided), and -- the decision -- a mean colour
+    at least *visible* CIEDE2000 from its shading-matched background
+    (:func:`patch_difference`) with that chromophore's excess the larger of the two and at
+    least :data:`SHADING_RATIO` times the grey (shading) excess.
+    """
+    if kind not in ("pigment", "red"):
+        raise ValueError(f"kind must be 'pigment' or 'red', got {kind!r}")
+    skin = lc.skin
+    ex_t = lc.melanin if kind == "pigment" else lc.haemoglobin
+    ex = ex_t.cpu().numpy()
+    cand = hysteresis(ex >= CANDIDATE_WEAK, ex >= CANDIDATE_STRONG)
+    if not cand.any():
+        return np.zeros(ex.shape, dtype=bool)
+    # half of the *local* peak (the maximum within PEAK_MM): two macules joined by a mildly
+    # red or brown area are cut apart instead of being judged as one ragged patch
+    r = max(1, int(round(PEAK_MM / scale_mm)))
+    peak = max_filter(ex_t.to(torch.float32), 2 * r + 1).cpu().numpy()
+    core = cand & (ex >= 0.5 * peak)
+    labels, stats, cents = components(core)
+    n = int(labels.max())
+    if n == 0:
+        return core
+    area = stats[:, 4].astype(np.float64)
+    dia_mm = 2.0 * np.sqrt(area / math.pi) * scale_mm
+    keep = (dia_mm >= diameter_mm[0]) & (dia_mm <= diameter_mm[1])
+    keep &= elongation(labels, n) <= max_elongation
+    inner = inner_mask(skin.to(torch.bool), edge_mm / scale_mm).cpu().numpy()
+    cr = np.clip(np.round(cents[:, 1]).astype(int), 0, labels.shape[0] - 1)
+    cc = np.clip(np.round(cents[:, 0]).astype(int), 0, labels.shape[1] - 1)
+    keep &= inner[cr, cc]
+    keep[0] = False
+    for i in np.nonzero(keep)[0]:
+        keep[i] = _solidity(labels, stats[i], int(i)) >= MIN_SOLIDITY
+    if keep.any():
+        de, mel, hb, shade = patch_difference(
+            lc, np.where(keep[labels], labels, 0).astype(np.int32), n
+        )
+        mine, other = (mel, hb) if kind == "pigment" else (hb, mel)
+        keep &= (de >= visible) & (mine > 0) & (mine >= other)
+        # a shadow (nose side wall, fold) darkens mostly through the grey term
+        keep &= mine >= SHADING_RATIO * shade
+    keep[0] = False
+    return np.asarray(keep[labels], dtype=bool)

@@ -1,0 +1,66 @@
+"""CIEDE2000 and the visible-patch detector of analysis.measures.contrast."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from analysis.measures.contrast import ciede2000, fill_small_holes, local_contrast, patches
+from analysis.measures.pigmentation import spot_mask
+from analysis.phantoms import PhantomSpec, make_phantom, phantom_skin_image
+
+#: Sharma, Wu & Dalal (2005), Table 1: pairs 1, 7, 9, 11, 17, 18, 25, 34 (L*, a*, b*; ΔE00).
+SHARMA = [
+    ((50.0, 2.6772, -79.7751), (50.0, 0.0, -82.7485), 2.0425),
+    ((50.0, 2.4900, -0.0010), (50.0, -2.4900, 0.0011), 7.2195),
+    ((50.0, -0.0010, 2.4900), (50.0, 0.0009, -2.4900), 4.8045),
+    ((50.0, -0.0010, 2.4900), (50.0, 0.0011, -2.4900), 4.7461),
+    ((50.0, 2.5, 0.0), (73.0, 25.0, -18.0), 27.1492),
+    ((50.0, 2.5, 0.0), (61.0, -5.0, 29.0), 22.8977),
+    ((60.2574, -34.0099, 36.2677), (60.4626, -34.1751, 39.4387), 1.2644),
+    ((2.0776, 0.0795, -1.1350), (0.9033, -0.0636, -0.5514), 0.9082),
+]
+
+
+def test_ciede2000_reproduces_the_published_pairs() -> None:
+    a = torch.tensor([p[0] for p in SHARMA], dtype=torch.float64).T
+    b = torch.tensor([p[1] for p in SHARMA], dtype=torch.float64).T
+    expected = np.array([p[2] for p in SHARMA])
+    np.testing.assert_allclose(ciede2000(a, b).numpy(), expected, atol=1e-4)
+    # symmetric
+    np.testing.assert_allclose(ciede2000(b, a).numpy(), expected, atol=1e-4)
+
+
+def test_small_holes_are_filled_large_ones_and_border_ones_kept() -> None:
+    skin = torch.ones((60, 60), dtype=torch.bool)
+    skin[10:14, 10:14] = False  # 16 px: a macule the colour model left out
+    skin[30:50, 30:50] = False  # 400 px: an eye
+    skin[0:5, 20:25] = False  # touches the border
+    out = fill_small_holes(skin, 50.0)
+    assert bool(out[10:14, 10:14].all())
+    assert not bool(out[30:50, 30:50].any())
+    assert not bool(out[0:5, 20:25].any())
+
+
+def test_spot_visibility_threshold_on_a_phantom() -> None:
+    # the same five spots: invisible (0.004 OD, < 1 ΔE00) -> none; visible (0.06 OD) -> all
+    found = []
+    for strength in (0.004, 0.06):
+        spec = PhantomSpec(
+            size_px=(300, 300), n_spots=5, spot_diameter_mm=(3.0, 5.0), spot_melanin=strength
+        )
+        mask = spot_mask(phantom_skin_image(make_phantom(spec)))
+        found.append(cv2.connectedComponents(mask.astype(np.uint8))[0] - 1)
+    assert found == [0, 5]
+
+
+@pytest.mark.parametrize("kind", ["pigment", "red"])
+def test_plain_skin_has_no_patches_and_unknown_kinds_are_refused(kind: str) -> None:
+    img = phantom_skin_image(make_phantom(PhantomSpec(size_px=(64, 64))))
+    lc = local_contrast(img.rgb_linear, img.skin, img.scale_mm)
+    out = patches(lc, kind, img.scale_mm, diameter_mm=(1, 15), max_elongation=4, edge_mm=1)
+    assert out.shape == (64, 64) and not out.any()
+    with pytest.raises(ValueError, match="kind"):
+        patches(lc, "blue", img.scale_mm, diameter_mm=(1, 15), max_elongation=4, edge_mm=1)
