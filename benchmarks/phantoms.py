@@ -277,7 +277,9 @@ def _zone_at(zones: dict[str, np.ndarray], f: SoftSpot | DrawnLine) -> str:
 
 
 def real_faces(data: Path, faces: int, per_face: int, kinds: tuple[str, ...]) -> None:
-    paths = sorted(p for p in (data / "neutral_front").glob("*_03.jpg") if not p.name.startswith("."))
+    paths = sorted(
+        p for p in (data / "neutral_front").glob("*_03.jpg") if not p.name.startswith(".")
+    )
     paths = paths[:faces]
     analyzer = Analyzer("cpu")
     drawn: list[Drawn] = []
@@ -424,8 +426,10 @@ def timing(device: str) -> None:
     print("|---|---:|---:|")
     for name, (w, c) in best.items():
         print(f"| {name} | {w:.3f} | {c:.3f} |")
-    print(f"| **all six** | **{sum(v[0] for v in best.values()):.3f}** | "
-          f"**{sum(v[1] for v in best.values()):.3f}** |")
+    print(
+        f"| **all six** | **{sum(v[0] for v in best.values()):.3f}** | "
+        f"**{sum(v[1] for v in best.values()):.3f}** |"
+    )
 
 
 def main() -> None:

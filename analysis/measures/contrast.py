@@ -31,7 +31,7 @@ import torch
 from analysis.color import linear_rgb_to_lab
 from analysis.measures.base import SkinImage
 from analysis.measures.binary import components, hysteresis
-from analysis.measures.chromophores import unmix_chromophores
+from analysis.measures.chromophores import HAEMOGLOBIN_OD, MELANIN_OD, unmix_chromophores
 from analysis.measures.filters import gaussian_blur, inner_mask, masked_blur, max_filter
 
 __all__ = [
@@ -63,6 +63,8 @@ SHADING_RATIO = 0.5
 #: Smoothing of the pixel colour (mm) and of the background (mm).
 SMOOTH_MM = 0.25
 BACKGROUND_MM = 5.0
+#: Smoothing of the colour (chromophore) terms, mm: coarser than lightness (S-CIELAB).
+CHROMA_MM = 0.75
 #: Holes of the skin mask up to the area of a disk this wide (mm) are filled (macules).
 HOLE_MM = 15.0
 
@@ -151,6 +153,7 @@ def local_contrast(
     *,
     smooth_mm: float = SMOOTH_MM,
     background_mm: float = BACKGROUND_MM,
+    chroma_mm: float = CHROMA_MM,
 ) -> LocalContrast:
     """Colour, local background and chromophore excess of each skin pixel.
 
@@ -167,6 +170,14 @@ def local_contrast(
     skin = fill_small_holes(skin.to(torch.bool), math.pi * (HOLE_MM * px / 2) ** 2)
     rgb = rgb_linear.to(torch.float32).clamp(min=1e-4)
     smooth = masked_blur(rgb, skin, max(smooth_mm * px, 0.5))
+    # colour at a coarser scale than lightness, as the eye sees it (S-CIELAB, Zhang & Wandell
+    # 1996) and because camera JPEGs carry colour in 8 x 8 DCT blocks at half resolution: the
+    # chromophore terms are smoothed at CHROMA_MM, the grey (lightness) term is not
+    s, m, h = unmix_chromophores(smooth)
+    ch = masked_blur(torch.stack((m, h)), skin, max(chroma_mm * px, smooth_mm * px, 0.5))
+    od = s.unsqueeze(0) + ch[0].unsqueeze(0) * _spectrum(MELANIN_OD, s)
+    od = od + ch[1].unsqueeze(0) * _spectrum(HAEMOGLOBIN_OD, s)
+    smooth = torch.pow(10.0, -od)
     b_sig = background_mm * px
     bg = masked_blur(smooth, skin, b_sig)
     _, m1, h1 = unmix_chromophores(smooth)
@@ -221,6 +232,10 @@ def fill_small_holes(skin: torch.Tensor, max_area_px: float) -> torch.Tensor:
     fill[0] = False
     out = m | fill[labels]
     return torch.from_numpy(out).to(skin.device)
+
+
+def _spectrum(spec: tuple[float, float, float], like: torch.Tensor) -> torch.Tensor:
+    return torch.tensor(spec, dtype=like.dtype, device=like.device).view(3, 1, 1)
 
 
 def patch_difference(
