@@ -160,7 +160,7 @@ def _browse(origin: str, study_uid: str, session: Session) -> None:
         session.colours, session.explained = _overlay_colours(before, after)
         # SR: zone outlines and values
         page.get_by_text("DermNode measurements", exact=False).first.dblclick()
-        page.locator("svg tspan").first.wait_for(timeout=60_000)
+        page.wait_for_function("document.querySelectorAll('svg tspan').length > 5", timeout=120_000)
         _wait_quiet(page, 5_000)
         _answer(page, "No")  # "continue tracking measurements?": only viewing
         _wait_quiet(page, 2_000)
