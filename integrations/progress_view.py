@@ -18,6 +18,7 @@ unfair pair (pose, lighting, framing) would show differences of the capture, not
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,6 +148,14 @@ def _maps_by_name(result: ImageResult) -> dict[str, FeatureMap]:
     return {m.name: m for m in result.maps}
 
 
+#: The last few before/after pairs, so the clinician and the patient report (rendered one after
+#: the other from the same objects) register each pair once. Entries hold their inputs, so an
+#: identity match is never a reused id.
+_RECENT: list[tuple[tuple[object, object, object, int], BeforeAfter | None]] = []
+_RECENT_MAX = 4
+_RECENT_LOCK = threading.Lock()
+
+
 def before_after(
     current_photo: npt.NDArray[np.uint8] | None,
     current_result: ImageResult,
@@ -171,11 +180,33 @@ def before_after(
     -------
     BeforeAfter or None
         None when either photo is missing or the registration failed (logged).
+
+    The last few results are kept (by the identity of the inputs): rendering the clinician
+    and the patient report of one study registers each pair once.
     """
     if max_side < 64:
         raise ValueError(f"max_side must be >= 64, got {max_side}")
     if current_photo is None or prior.earlier_photo is None:
         return None
+    key = (current_photo, current_result, prior, max_side)
+    with _RECENT_LOCK:
+        for k, value in _RECENT:
+            if all(a is b for a, b in zip(k[:3], key[:3], strict=True)) and k[3] == max_side:
+                return value
+    value = _before_after(current_photo, current_result, prior, max_side)
+    with _RECENT_LOCK:
+        _RECENT.append((key, value))
+        del _RECENT[:-_RECENT_MAX]
+    return value
+
+
+def _before_after(
+    current_photo: npt.NDArray[np.uint8],
+    current_result: ImageResult,
+    prior: PriorView,
+    max_side: int,
+) -> BeforeAfter | None:
+    assert prior.earlier_photo is not None
     cur = _shrink_photo(current_photo, max_side)
     ear = _shrink_photo(prior.earlier_photo, max_side)
     try:

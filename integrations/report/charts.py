@@ -28,7 +28,7 @@ from integrations.report.fonts import korean_font_path
 __all__ = ["ScoreBar", "TrendSeries", "score_bars", "trend_charts", "zone_faces"]
 
 #: Resolution of the chart pictures (dots per inch of the drawn size).
-DPI = 200
+DPI = 150
 #: Colours: this visit, previous visit.
 _NOW = "#1f5a99"
 _BEFORE = "#b7c4d4"

@@ -35,6 +35,7 @@ from integrations.progress_view import PriorView, before_after
 from integrations.report.charts import ScoreBar, TrendSeries, score_bars, trend_charts, zone_faces
 from integrations.report.fonts import patient_fonts
 from integrations.report.messages import Messages, messages
+from integrations.report.overlays import DRAW_MAX_SIDE
 from integrations.report.texts import format_date, format_person_name
 from integrations.study import StudyInfo
 
@@ -299,7 +300,7 @@ def _progress_page(
         9.5,
     )
     y -= 6
-    ba = before_after(photo, image, prior, max_side=_DRAW_SIDE)
+    ba = before_after(photo, image, prior, max_side=DRAW_MAX_SIDE)  # as the clinician report
     if ba is None:
         y = w.para(_MARGIN, y, msg("progress.no_photo"), width, 9) - 6
     elif not ba.registration.fair:

@@ -250,3 +250,15 @@ def test_course_section_on_the_progress_page(tmp_path: Path) -> None:
     text = _run("pdftotext", path, "-layout")
     assert "치료 시작 이후: Laser toning (2024-03-01)" in text
     assert "치료 시작 전과 거의 같습니다" in text  # ITA +0.2 is inside the MDC: stable
+
+
+def test_both_reports_share_one_registration() -> None:
+    from integrations.progress_view import before_after
+
+    photo = _photo()
+    prior = _prior(photo)
+    image = fakes.image_result(0)
+    first = before_after(photo, image, prior)
+    assert first is not None and before_after(photo, image, prior) is first
+    # another PriorView (another study) is registered anew
+    assert before_after(photo, image, _prior(photo)) is not first
