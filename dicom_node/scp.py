@@ -367,11 +367,13 @@ class StoreHandler:
         req = event.request
         sop_class = str(req.AffectedSOPClassUID)
         sop_instance = str(req.AffectedSOPInstanceUID)
-        class_name = SUPPORTED_SOP_CLASSES.get(sop_class, sop_class)
+        # a name from our table, never the raw (peer-controlled) value at INFO and above
+        class_name = SUPPORTED_SOP_CLASSES.get(sop_class, "an unsupported SOP Class")
         if sop_class not in self.sop_classes:
             logger.warning(
                 "C-STORE from %s refused: SOP Class %s not supported", calling, class_name
             )
+            logger.debug("unsupported SOP Class UID %r", sop_class[:64])
             return Status.SOP_CLASS_NOT_SUPPORTED
         if is_valid_uid(sop_instance) and self.store.has_instance(sop_instance):
             self.stats.add("duplicates")
@@ -563,7 +565,8 @@ def recover_orphans(spool: Spool, store: JobStore, clock: Callable[[], float] = 
             if store.add_instance(rec):
                 recovered += 1
         except Exception as exc:
-            logger.error("spool file not recoverable (%s): %s", type(exc).__name__, path.name)
+            logger.error("a spool file is not recoverable (%s)", type(exc).__name__)
+            logger.debug("unrecoverable spool file %s", path.name)  # UIDs at DEBUG only
     if recovered:
         logger.warning("recovered %d spool file(s) missing from the job store", recovered)
     return recovered
