@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from analysis.treatment import Condition, Priority, Rule, evaluate
 from integrations.outputs import write_outputs
 from integrations.progress_view import PriorView
 from tests.peers import require_binary
@@ -36,6 +37,12 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         fakes.sources(),
         out_dir / "progress",
         progress=[PriorView(progress_fakes.comparison()), None],
+        # consult: the patient report's own Encapsulated PDF, and the SR's treatment items
+        patient_languages=("ko",),
+        treatment=evaluate(
+            (Rule("r1", "oil", "t", Priority.HIGH, (Condition(score="oil", above=1),)),),
+            fakes.analysis_result(),
+        ),
     )
     not_compared = write_outputs(
         fakes.analysis_result(),
@@ -59,6 +66,7 @@ def _dciodvfy(path: str) -> list[str]:
 def test_all_objects_written(outputs: dict[str, object]) -> None:
     names = sorted(Path(p).name for p in outputs["all"])  # type: ignore[attr-defined]
     assert names.count("sr.dcm") == 4 and "sc-1.dcm" in names and "report.dcm" in names
+    assert "patient-report.dcm" in names
 
 
 def test_zero_errors_and_only_justified_warnings(outputs: dict[str, object]) -> None:
