@@ -143,6 +143,7 @@ from integrations.errors import EncodingError
 from integrations.uids import OutputUids, derive_uid
 
 __all__ = [
+    "COMPOSITE_REGIONS",
     "COMPREHENSIVE_3D_SR",
     "build_sr",
     "image_level_region",
@@ -463,6 +464,14 @@ def _group(
     return hd.sr.MeasurementsAndQualitativeEvaluations(**kwargs)
 
 
+#: Regions measured over several zones: outlined from their union. The same parts as
+#: ``analysis.measures.oil.T_ZONE`` / ``U_ZONE`` (a test keeps them equal; not imported here,
+#: which would load torch into the encoder).
+COMPOSITE_REGIONS: dict[str, tuple[str, ...]] = {
+    "t_zone": ("forehead", "glabella", "nose", "chin"),
+    "u_zone": ("cheek_left", "cheek_right"),
+}
+
 #: Most vertices of one zone outline; more are simplified away (a viewer draws them all).
 MAX_OUTLINE_POINTS = 64
 
@@ -510,8 +519,10 @@ def _region_group(
     group, which keeps its reference to the SEG segment (TID 1410 allows one region
     representation per group, Row 7 XOR Row 9). A viewer that draws regions, not SEG
     segments (OHIF 3.13.2 merges the groups of one Tracking UID and draws their SCOORD with
-    the NUM values), shows the zone outline on the photo. A region without a mask (or the
-    image-level region of a photo without one) is outlined by the photo's border.
+    the NUM values), shows the zone outline on the photo. ``t_zone`` / ``u_zone`` are
+    outlined by the largest connected part of the union of their zones (forehead, glabella
+    and nose; one cheek); any other region without a mask (or the image-level region of a
+    photo without one) by the photo's border.
     """
     image = ctx.image
     view = str(image.description.view)
@@ -527,7 +538,12 @@ def _region_group(
         else None
     )
     masks = {z.region: z.mask for z in image.zones}
-    outline = zone_outline(masks[region]) if region in masks else None
+    if region in masks:
+        outline = zone_outline(masks[region])
+    elif parts := [masks[p] for p in COMPOSITE_REGIONS.get(region, ()) if p in masks]:
+        outline = zone_outline(np.logical_or.reduce(parts))
+    else:
+        outline = None
     if outline is None:
         outline = _frame_outline(int(ctx.source.Rows), int(ctx.source.Columns))
     finding_type = CONCEPT_FINDING_QUALITY if top and not image.quality.usable else None

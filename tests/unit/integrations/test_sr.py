@@ -13,7 +13,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from analysis.types import AnalysisResult
-from integrations.dicom_sr import MAX_OUTLINE_POINTS, build_sr, zone_outline
+from integrations.dicom_sr import COMPOSITE_REGIONS, MAX_OUTLINE_POINTS, build_sr, zone_outline
 from integrations.errors import EncodingError
 from integrations.outputs import write_outputs
 from integrations.uids import OutputUids, tracking_uid
@@ -273,3 +273,30 @@ def test_zone_outline_of_a_square_and_of_nothing() -> None:
         (19.5, 9.5),
     ]
     assert zone_outline(np.zeros((5, 5), bool)) is None
+
+
+def test_composite_regions_match_the_oil_measure() -> None:
+    from analysis.measures.oil import T_ZONE, U_ZONE
+
+    assert COMPOSITE_REGIONS == {"t_zone": T_ZONE, "u_zone": U_ZONE}
+
+
+def test_t_zone_is_outlined_from_its_zones(tmp_path: Path) -> None:
+    from analysis.types import Measurement
+
+    image = fakes.image_result(0)
+    object.__setattr__(
+        image,
+        "measurements",
+        (*image.measurements, Measurement("oil.shine_area_pct", "t_zone", 0.0, "%")),
+    )
+    result = fakes.analysis_result()
+    object.__setattr__(result, "images", (image, *result.images[1:]))
+    report = hd.sr.srread(write_outputs(result, fakes.sources(), tmp_path)["sr"]).content
+    points = _outlines(report)["frontal/t_zone"].roi.value
+    masks = {z.region: z.mask for z in image.zones}
+    union = np.logical_or.reduce([masks[z] for z in COMPOSITE_REGIONS["t_zone"] if z in masks])
+    inside = [bool(union[int(y), int(x)]) for x, y in points[:-1]]
+    # the outline runs along the zones' border, not the photo's
+    assert sum(inside) >= 0.8 * len(inside)
+    assert points[:, 0].max() < fakes.COLS - 1 and points[:, 1].max() < fakes.ROWS - 1
