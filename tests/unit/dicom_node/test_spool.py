@@ -46,3 +46,20 @@ def test_final_path_refuses_path_tricks(tmp_path: Path) -> None:
     s = Spool(tmp_path)
     with pytest.raises(ValueError, match="series_uid"):
         s.final_path("1.2", "../..", "1.3")
+
+
+def test_spooled_photos_are_private(tmp_path: Path) -> None:
+    """Received photos hold patient data: 0600 files in 0700 folders, whatever the umask."""
+    import os
+
+    old = os.umask(0o022)  # a typical service umask (files 0644, folders 0755 by default)
+    try:
+        storage = tmp_path / "var"
+        s = Spool(storage)
+        final = s.final_path("1.2", "1.2.3", "1.2.3.4")
+        s.write(final, [b"abc"])
+    finally:
+        os.umask(old)
+    assert final.stat().st_mode & 0o777 == 0o600
+    for folder in (storage, s.root, s.tmp, final.parent, final.parent.parent):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
