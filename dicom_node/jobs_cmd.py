@@ -75,6 +75,10 @@ def jobs_command(sub: str, id: str | None, config_path: str | None) -> int:  # n
             print(f"  updated:            {_when(study.updated_at)}")
             if study.error:
                 print(f"  error:              {study.error}")
+            if study.failure_kind is not None:
+                print(f"  waiting for:        {study.failure_kind.value} (re-queued by itself)")
+            if study.interrupted_runs:
+                print(f"  interrupted runs:   {study.interrupted_runs}")
             for o in store.list_outbox(study_id=study.id):
                 print(
                     f"  outbox {o.id}: {o.kind.value} -> {o.destination}: {o.state.value}, "

@@ -9,7 +9,7 @@ import yaml
 
 import dicom_node
 from dicom_node.cli import main
-from dicom_node.store import DB_FILENAME, InstanceRecord, JobStore
+from dicom_node.store import DB_FILENAME, FailureKind, InstanceRecord, JobStore
 
 
 def _config(tmp_path: Path) -> Path:
@@ -59,6 +59,13 @@ def test_jobs_list_show_retry_print_no_patient_data(tmp_path: Path, capsys) -> N
     assert "1 delivery(ies) re-queued" in out
     assert "SENTINEL" not in out
     assert main(["jobs", "--config", str(cfg), "show", "999"]) == 1
+    with JobStore(tmp_path / "var" / DB_FILENAME) as store:
+        assert store.transition(job.id, "analysing")
+        store.recover_interrupted(3, "x")  # one crash while it was being analysed
+        assert store.transition(job.id, "failed", failure_kind=FailureKind.DISK_FULL)
+    assert main(["jobs", "--config", str(cfg), "show", str(job.id)]) == 0
+    out = capsys.readouterr().out
+    assert "interrupted runs:   1" in out and "waiting for:        disk_full" in out
 
 
 # pynetdicom drops the socket of a refused connection without closing it (its bug).
