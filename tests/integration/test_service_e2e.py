@@ -80,8 +80,17 @@ def test_orthanc_study_comes_back_with_sr_seg_pdf_and_the_emr_gets_the_oru(
     got = orthanc_results(pacs, study_uid)
     assert sorted(got.by_modality["XC"]) == sorted(sent_uids)
     assert len(got.by_modality["SR"]) == 1
-    # the clinician report, and the patient report (report.patient_report, on by default)
+    # the clinician report and the patient report (report.patient_report is on by default)
     assert len(got.by_modality["DOC"]) == 2
+    (orthanc_study,) = pacs.rest(
+        "POST", "/tools/find", {"Level": "Study", "Query": {"StudyInstanceUID": study_uid}}
+    )
+    docs = {
+        s["MainDicomTags"].get("SeriesDescription", "")
+        for s in pacs.rest("GET", f"/studies/{orthanc_study}/series")
+        if s["MainDicomTags"].get("Modality") == "DOC"
+    }
+    assert docs == {"DermNode report", "DermNode patient report"}
     assert len(got.by_modality["SEG"]) >= len(files)  # one per photo (+ maps)
     result_series = {s for s, m in got.series.items() if m in ("SR", "SEG", "DOC")}
     assert result_series.isdisjoint({str(ds.SeriesInstanceUID) for ds in sent})

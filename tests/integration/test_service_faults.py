@@ -283,7 +283,8 @@ def test_twenty_studies_from_two_sources_at_once_none_mixed_up(
         rec = records[uid]
         assert rec is not None and rec.calling_ae == info["ae"] and rec.instance_count == 2
         got = orthanc_results(pacs, uid)
-        assert len(got.by_modality["SR"]) == 1 and len(got.by_modality["DOC"]) == 1
+        # the clinician and the patient report
+        assert len(got.by_modality["SR"]) == 1 and len(got.by_modality["DOC"]) == 2
         assert len(got.by_modality["SEG"]) >= 2
         sr = _orthanc_instance(pacs, got.by_modality["SR"][0])
         assert sr.StudyInstanceUID == uid and sr.PatientID == info["patient"]
