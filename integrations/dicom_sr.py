@@ -85,6 +85,7 @@ import numpy.typing as npt
 from highdicom.sr import CodedConcept
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
+from pydicom.sr.coding import Code
 
 from analysis.progress import Change, Comparison, VisitValues
 from analysis.treatment import TreatmentSupport
@@ -594,6 +595,111 @@ def _device_observer(equipment: Equipment) -> hd.sr.ObserverContext:
     )
 
 
+#: TID 1601 row 1 Modality (CID 29) of each accepted photo SOP Class. highdicom's own table
+#: lacks Dermoscopic Photography Image Storage (PS3.4 B.5; Modality DMS, PS3.3 C.8.12.1.1.1),
+#: so the Image Library is built here and every accepted class gets its code.
+_LIBRARY_MODALITY: Mapping[str, Code] = {
+    "1.2.840.10008.5.1.4.1.1.77.1.4": codes.cid29.ExternalCameraPhotography,
+    "1.2.840.10008.5.1.4.1.1.77.1.4.1": codes.cid29.ExternalCameraPhotography,
+    "1.2.840.10008.5.1.4.1.1.77.1.7": codes.cid29.Dermoscopy,
+    "1.2.840.10008.5.1.4.1.1.77.1.2": codes.cid29.GeneralMicroscopy,
+    "1.2.840.10008.5.1.4.1.1.7": codes.cid32.Other,
+    "1.2.840.10008.5.1.4.1.1.7.4": codes.cid32.Other,
+}
+
+_CONCEPT_IMAGING_MEASUREMENTS = "126010"
+
+
+def _library_modality(source: Dataset) -> Code:
+    sop_class = str(source.SOPClassUID)
+    try:
+        return _LIBRARY_MODALITY[sop_class]
+    except KeyError:
+        raise EncodingError(f"sr: no Image Library modality for SOP Class {sop_class}") from None
+
+
+def _image_library(sources: Sequence[Dataset]) -> hd.sr.ContainerContentItem:
+    """TID 1600 Image Library of the source photos, grouped by modality (TID 1601 entries).
+
+    Same structure as ``hd.sr.ImageLibrary`` (Image Library Group per modality and Frame of
+    Reference; Modality, Frame of Reference UID, Pixel Data Rows / Columns per image), for
+    every accepted photo class including Dermoscopic Photography.
+    """
+    has_props = hd.sr.RelationshipTypeValues.HAS_ACQ_CONTEXT
+    contains = hd.sr.RelationshipTypeValues.CONTAINS
+    pixels = CodedConcept(value="{pixels}", meaning="Pixels", scheme_designator="UCUM")
+    groups: dict[tuple[str, ...], list[hd.sr.ImageContentItem]] = {}
+    modality_of: dict[tuple[str, ...], Code] = {}
+    for ds in sources:
+        modality = _library_modality(ds)
+        item = hd.sr.ImageContentItem(
+            name=CodedConcept(value="260753009", meaning="Source", scheme_designator="SCT"),
+            referenced_sop_class_uid=ds.SOPClassUID,
+            referenced_sop_instance_uid=ds.SOPInstanceUID,
+            relationship_type=contains,
+        )
+        descriptors: list[hd.sr.ContentItem] = [
+            hd.sr.CodeContentItem(
+                name=codes.DCM.Modality, value=modality, relationship_type=has_props
+            )
+        ]
+        for_uid = ds.get("FrameOfReferenceUID")
+        if for_uid is not None:
+            descriptors.append(
+                hd.sr.UIDRefContentItem(
+                    name=codes.DCM.FrameOfReferenceUID, value=for_uid, relationship_type=has_props
+                )
+            )
+        descriptors += [
+            hd.sr.NumContentItem(
+                name=codes.DCM.PixelDataRows,
+                value=int(ds.Rows),
+                unit=pixels,
+                relationship_type=has_props,
+            ),
+            hd.sr.NumContentItem(
+                name=codes.DCM.PixelDataColumns,
+                value=int(ds.Columns),
+                unit=pixels,
+                relationship_type=has_props,
+            ),
+        ]
+        item.ContentSequence = hd.sr.ContentSequence(descriptors)
+        key = (modality.value, modality.scheme_designator, *([str(for_uid)] if for_uid else []))
+        groups.setdefault(key, []).append(item)
+        modality_of[key] = modality
+    library = hd.sr.ContainerContentItem(name=codes.DCM.ImageLibrary, relationship_type=contains)
+    library.ContentSequence = hd.sr.ContentSequence()
+    for key, items in groups.items():
+        group = hd.sr.ContainerContentItem(
+            name=codes.DCM.ImageLibraryGroup, relationship_type=contains
+        )
+        group.ContentSequence = hd.sr.ContentSequence()
+        if len(key) > 2:
+            group.ContentSequence.append(
+                hd.sr.UIDRefContentItem(
+                    name=codes.DCM.FrameOfReferenceUID, value=key[2], relationship_type=has_props
+                )
+            )
+        group.ContentSequence.extend(items)
+        library.ContentSequence.append(group)
+    return library
+
+
+def _insert_image_library(root: Dataset, library: hd.sr.ContainerContentItem) -> None:
+    """Put the Image Library where TID 1500 has it: just before Imaging Measurements."""
+    content = root.ContentSequence
+    at = next(
+        (
+            i
+            for i, item in enumerate(content)
+            if item.ConceptNameCodeSequence[0].CodeValue == _CONCEPT_IMAGING_MEASUREMENTS
+        ),
+        len(content),
+    )
+    content.insert(at, library)
+
+
 def build_sr(
     result: AnalysisResult,
     pairs: Sequence[tuple[ImageResult, Dataset]],
@@ -667,8 +773,8 @@ def build_sr(
             ),
             procedure_reported=CONCEPT_PROCEDURE,
             imaging_measurements=groups,
-            referenced_images=sources,
         )
+        _insert_image_library(report[0], _image_library(sources))
         sr = hd.sr.Comprehensive3DSR(
             evidence=[*sources, *(o.dataset for segs in segmentations.values() for o in segs)],
             content=report[0],

@@ -27,9 +27,11 @@ class Instances(Database):
     def add_instance(self, rec: InstanceRecord) -> bool:
         """Record a received instance and touch its study; durable when this returns.
 
-        A new study starts in ``received``. A new instance of a study that is past
-        ``received`` puts it back to ``received`` (it will be analysed again) and bumps its
-        version. An already known SOP Instance UID changes nothing.
+        A new study starts in ``received``. Every new instance bumps the study's version, so
+        a compare-and-set on the version (the grouper's ``received -> ready``, the worker's
+        hand-off) fails when an instance arrived after the study was read; a study past
+        ``received`` also goes back to ``received`` (it will be analysed again). An already
+        known SOP Instance UID changes nothing.
 
         Returns
         -------
@@ -62,7 +64,7 @@ class Instances(Database):
             conn.execute(
                 "UPDATE studies SET last_instance_at = MAX(last_instance_at, ?), updated_at = ?,"
                 " calling_ae = COALESCE(?, calling_ae),"
-                " version = version + CASE WHEN state = 'received' THEN 0 ELSE 1 END,"
+                " version = version + 1,"
                 " state = 'received', error = NULL, failure_kind = NULL"
                 " WHERE study_instance_uid = ?",
                 (rec.received_at, rec.received_at, rec.calling_ae, rec.study_instance_uid),

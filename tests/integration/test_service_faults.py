@@ -272,6 +272,15 @@ def test_twenty_studies_from_two_sources_at_once_none_mixed_up(
                 assert service.wait_for(uid, (StudyState.NOTIFIED, StudyState.FAILED), 240)
             store = service.node.store
             records = {uid: store.get_study(uid) for uid in studies}
+            queued = {
+                uid: sorted(
+                    r.payload_ref or ""
+                    for r in store.list_outbox(study_id=rec.id)
+                    if r.kind is OutboxKind.DICOM
+                )
+                for uid, rec in records.items()
+                if rec is not None
+            }
         finally:
             service.stop()
         messages = {uid: emr.messages_for(uid) for uid in studies}
@@ -283,6 +292,7 @@ def test_twenty_studies_from_two_sources_at_once_none_mixed_up(
         rec = records[uid]
         assert rec is not None and rec.calling_ae == info["ae"] and rec.instance_count == 2
         got = orthanc_results(pacs, uid)
+        assert sorted(got.uids("SR", "SEG", "DOC")) == queued[uid]  # one result set, once
         # the clinician and the patient report
         assert len(got.by_modality["SR"]) == 1 and len(got.by_modality["DOC"]) == 2
         assert len(got.by_modality["SEG"]) >= 2

@@ -360,3 +360,40 @@ def test_concurrent_writers_from_many_threads(store: JobStore) -> None:
 def test_instance_record_validates() -> None:
     with pytest.raises(ValueError, match="sop_instance_uid"):
         rec("")
+
+
+class _LateInstanceStore(JobStore):
+    """A store where an instance arrives between the grouper's read and its compare-and-set."""
+
+    late: InstanceRecord | None = None
+
+    def received_before(self, cutoff: float):  # type: ignore[no-untyped-def]
+        found = super().received_before(cutoff)
+        if self.late is not None:
+            self.add_instance(self.late)
+            self.late = None
+        return found
+
+
+def test_an_instance_arriving_during_the_stable_check_keeps_the_study_open(
+    tmp_path: Path,
+) -> None:
+    from config.settings import Settings
+    from dicom_node.grouping import StudyGrouper
+
+    cfg = Settings(
+        node={"storage_dir": str(tmp_path / "var"), "stable_after_s": 5},
+        sources=[{"ae_title": "PACS"}],
+    )
+    queued: list[int] = []
+    with _LateInstanceStore(tmp_path / "db.sqlite3", POLICY) as store:
+        store.add_instance(rec("1.1", t=100))
+        store.late = rec("1.2", t=106)  # arrives after the read, before the ready
+        grouper = StudyGrouper(store, cfg, queued.append)
+        assert grouper.check_stable(now=106) == 0
+        s = store.get_study("1.2.3")
+        assert s is not None and s.state is StudyState.RECEIVED and s.instance_count == 2
+        assert queued == []
+        assert grouper.check_stable(now=110) == 0  # quiet for 4 s of 5 only
+        assert grouper.check_stable(now=111) == 1
+        assert queued == [s.id]

@@ -300,3 +300,66 @@ def test_t_zone_is_outlined_from_its_zones(tmp_path: Path) -> None:
     # the outline runs along the zones' border, not the photo's
     assert sum(inside) >= 0.8 * len(inside)
     assert points[:, 0].max() < fakes.COLS - 1 and points[:, 1].max() < fakes.ROWS - 1
+
+
+def test_dermoscopy_photo_gets_sr_seg_and_pdf_with_modality_dms(tmp_path: Path) -> None:
+    # highdicom's Image Library table lacks Dermoscopic Photography Image Storage.
+    dermoscopic = "1.2.840.10008.5.1.4.1.1.77.1.7"
+    src = fakes.source_dataset(0, charset="plain", view="dermoscopy")
+    src.SOPClassUID = dermoscopic
+    src.file_meta.MediaStorageSOPClassUID = dermoscopic
+    src.Modality = "DMS"
+    result = fakes.analysis_result(with_unusable=False)
+    out = write_outputs(result, [src], tmp_path, photos=[fakes.photo_pixels(0)])
+    sr = dcmread(out["sr"])
+    library = [
+        item
+        for item in sr.ContentSequence
+        if item.ConceptNameCodeSequence[0].CodeValue == "111028"  # Image Library
+    ]
+    assert len(library) == 1
+    (group,) = library[0].ContentSequence
+    (entry,) = [i for i in group.ContentSequence if i.ValueType == "IMAGE"]
+    ref = entry.ReferencedSOPSequence[0]
+    assert (ref.ReferencedSOPClassUID, ref.ReferencedSOPInstanceUID) == (
+        dermoscopic,
+        src.SOPInstanceUID,
+    )
+    modality = next(
+        i.ConceptCodeSequence[0]
+        for i in entry.ContentSequence
+        if i.ConceptNameCodeSequence[0].CodeValue == "121139"  # Modality
+    )
+    assert (modality.CodeValue, modality.CodingSchemeDesignator) == ("DMS", "DCM")
+    names = [i.ConceptNameCodeSequence[0].CodeValue for i in sr.ContentSequence]
+    assert names.index("111028") == names.index("126010") - 1  # before Imaging Measurements
+    assert out["seg"]
+    for path in out["seg"]:
+        seg = dcmread(path)
+        refs = {
+            (r.ReferencedSOPClassUID, r.ReferencedSOPInstanceUID)
+            for s in seg.ReferencedSeriesSequence
+            for r in s.ReferencedInstanceSequence
+        }
+        assert refs == {(dermoscopic, src.SOPInstanceUID)}
+    assert Path(out["pdf"]).read_bytes().startswith(b"%PDF")
+    report = dcmread(out["report_dcm"])
+    assert report.StudyInstanceUID == src.StudyInstanceUID and report.Modality == "DOC"
+
+
+def test_vl_photo_image_library_keeps_modality_xc(tmp_path: Path) -> None:
+    out = write_outputs(fakes.analysis_result(), fakes.sources(), tmp_path)
+    sr = dcmread(out["sr"])
+    (library,) = [
+        i for i in sr.ContentSequence if i.ConceptNameCodeSequence[0].CodeValue == "111028"
+    ]
+    (group,) = library.ContentSequence
+    images = [i for i in group.ContentSequence if i.ValueType == "IMAGE"]
+    assert len(images) == 2
+    for entry in images:
+        codes_ = {i.ConceptNameCodeSequence[0].CodeValue: i for i in entry.ContentSequence}
+        assert codes_["121139"].ConceptCodeSequence[0].CodeValue == "XC"
+        assert (
+            codes_["110910"].MeasuredValueSequence[0].NumericValue,
+            codes_["110911"].MeasuredValueSequence[0].NumericValue,
+        ) == (fakes.ROWS, fakes.COLS)
