@@ -61,7 +61,7 @@ from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
 from config.settings import NodeSettings, SourceSettings
 from dicom_node.netguard import GuardedServer, NetLimits
-from dicom_node.spool import Spool, is_valid_uid
+from dicom_node.spool import Spool, is_storable_uid
 from dicom_node.store import InstanceRecord, JobStore
 
 __all__ = [
@@ -375,7 +375,7 @@ class StoreHandler:
             )
             logger.debug("unsupported SOP Class UID %r", sop_class[:64])
             return Status.SOP_CLASS_NOT_SUPPORTED
-        if is_valid_uid(sop_instance) and self.store.has_instance(sop_instance):
+        if is_storable_uid(sop_instance) and self.store.has_instance(sop_instance):
             self.stats.add("duplicates")
             logger.info("C-STORE from %s: %s already stored, Success", calling, class_name)
             logger.debug("duplicate SOP Instance UID %s", sop_instance)
@@ -452,10 +452,10 @@ class StoreHandler:
                 value = ds.get(kw)
             except Exception as exc:
                 raise HeaderError(Status.DATASET_MISMATCH, f"{kw} cannot be read") from exc
-            if value is None or not is_valid_uid(str(value)):
+            if value is None or not is_storable_uid(str(value)):
                 raise HeaderError(Status.DATASET_MISMATCH, f"{kw} missing or invalid")
             uids[kw] = str(value)
-        if uids["SOPClassUID"] != sop_class:
+        if uids["SOPClassUID"].strip("'\"") != sop_class:  # stray quotes: same class
             raise HeaderError(Status.DATASET_MISMATCH, "SOP Class UID differs from the request")
         if uids["SOPInstanceUID"] != sop_instance:
             raise HeaderError(Status.DATASET_MISMATCH, "SOP Instance UID differs from the request")

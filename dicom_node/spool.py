@@ -12,11 +12,17 @@ worst a ``.part`` file that :meth:`Spool.sweep` deletes on the next start. Nothi
 is ever taken for an instance.
 
 UIDs become path components only after :func:`is_valid_uid` (PS3.5 §9.1: digits and dots,
-at most 64 characters), so a crafted UID cannot escape the spool.
+at most 64 characters), so a crafted UID cannot escape the spool. A UID that is not valid but
+still identifies an object (:func:`is_storable_uid`: stray quote characters around a valid
+UID, as some public dermoscopy archives carry them) never becomes a path component: its
+component is ``u-<sha256 of the exact UID>`` instead (:func:`spool_name`), so two UIDs that
+differ in a single character (``1.2.3`` and ``'1.2.3'``) never share a file, and the job store
+keeps the UID exactly as received.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -26,7 +32,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SPOOL_DIRNAME", "TMP_DIRNAME", "Spool", "SweepReport", "is_valid_uid"]
+__all__ = [
+    "SPOOL_DIRNAME",
+    "TMP_DIRNAME",
+    "Spool",
+    "SweepReport",
+    "is_storable_uid",
+    "is_valid_uid",
+    "spool_name",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +61,44 @@ def is_valid_uid(value: object, *, strict: bool = False) -> bool:
     if ".." in value or value.endswith("."):
         return False
     return bool((_UID_RE if strict else _LENIENT_UID_RE).match(value))
+
+
+#: Stray characters tolerated around a UID (quotes; padding is removed by pydicom already).
+_STRAY = "'\""
+_HASHED_PREFIX = "u-"
+
+
+def is_storable_uid(value: object) -> bool:
+    """Whether *value* identifies an object well enough to store it (PS3.5 §9.1, leniently).
+
+    Valid UIDs (:func:`is_valid_uid`), and valid UIDs with at most two stray quote characters
+    around them (``'1.2.3'``, ``"1.2.3"``; so a quoted 64-character UID is 66 characters).
+    Such a UID is kept exactly as received; it is never a path component (:func:`spool_name`).
+    """
+    if not isinstance(value, str):
+        return False
+    if is_valid_uid(value):
+        return True
+    core = value.strip(_STRAY)
+    return len(value) - len(core) <= 2 and is_valid_uid(core)
+
+
+def spool_name(uid: str) -> str:
+    """The path component of *uid* in the spool.
+
+    A valid UID is its own name; any other storable UID is ``u-`` plus the SHA-256 of its
+    exact characters (never a valid UID, so the two kinds of names cannot collide).
+
+    Raises
+    ------
+    ValueError
+        *uid* is not storable (:func:`is_storable_uid`).
+    """
+    if is_valid_uid(uid):
+        return uid
+    if not is_storable_uid(uid):
+        raise ValueError("not a storable UID")
+    return _HASHED_PREFIX + hashlib.sha256(uid.encode("ascii")).hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -83,21 +135,25 @@ class Spool:
             os.chmod(d, 0o700)
 
     def final_path(self, study_uid: str, series_uid: str, sop_uid: str) -> Path:
-        """Where an instance is kept.
+        """Where an instance is kept: one file per exact SOP Instance UID.
+
+        Each UID becomes its :func:`spool_name` (itself when valid, a digest otherwise).
 
         Raises
         ------
         ValueError
-            A UID is not a valid UID (names the parameter).
+            A UID is not storable (names the parameter).
         """
+        names = []
         for name, uid in (
             ("study_uid", study_uid),
             ("series_uid", series_uid),
             ("sop_uid", sop_uid),
         ):
-            if not is_valid_uid(uid):
+            if not is_storable_uid(uid):
                 raise ValueError(f"{name} is not a valid UID")
-        return self.root / study_uid / series_uid / f"{sop_uid}.dcm"
+            names.append(spool_name(uid))
+        return self.root / names[0] / names[1] / f"{names[2]}.dcm"
 
     def write(self, final: Path, chunks: Iterable[bytes | memoryview]) -> int:
         """Write *chunks* durably to *final* (temp file, fsync, rename, fsync directory).

@@ -308,3 +308,56 @@ def test_patient_name_never_reaches_the_logs(
     assert "SENTINEL" not in caplog.text
     for r in caplog.records:
         assert "SENTINEL" not in r.getMessage()
+
+
+def _quoted_instance(folder: Path, name: str, *, sop: str, study: str, series: str) -> Path:
+    """A VL photo whose UIDs are stored as given (quotes and all), as some archives carry them."""
+    import warnings
+
+    ds = make_image(VL_PHOTOGRAPHIC)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns about the invalid UI values
+        ds.SOPInstanceUID = sop
+        ds.StudyInstanceUID = study
+        ds.SeriesInstanceUID = series
+        return save(ds, folder / name)
+
+
+def test_uids_with_stray_quotes_are_stored_exactly_one_file_per_instance(tmp_path: Path) -> None:
+    import warnings
+
+    core = "1.2.826.0.1.3680043.10.1410.99"
+    quoted = _quoted_instance(
+        tmp_path, "q.dcm", sop=f"'{core}.3'", study=f"'{core}'", series=f'"{core}.2"'
+    )
+    plain = _quoted_instance(
+        tmp_path, "p.dcm", sop=f"{core}.3", study=f"'{core}'", series=f'"{core}.2"'
+    )
+    escape = _quoted_instance(
+        tmp_path, "e.dcm", sop=f"'{core}/../4'", study=f"'{core}'", series=f"{core}.2"
+    )
+    with warnings.catch_warnings(), running_node(tmp_path / "node") as node:
+        warnings.simplefilter("ignore")
+        assert _send_file(node.port, quoted, VL_PHOTOGRAPHIC) == Status.SUCCESS
+        assert _send_file(node.port, plain, VL_PHOTOGRAPHIC) == Status.SUCCESS
+        assert _send_file(node.port, quoted, VL_PHOTOGRAPHIC) == Status.SUCCESS  # duplicate
+        assert _send_file(node.port, escape, VL_PHOTOGRAPHIC) == Status.DATASET_MISMATCH
+        assert node.store.count_instances() == 2
+        assert node.handler.stats.duplicates == 1
+        q = node.store.get_instance(f"'{core}.3'")
+        p = node.store.get_instance(f"{core}.3")
+        assert q is not None and p is not None
+        assert (q.study_instance_uid, q.series_instance_uid) == (f"'{core}'", f'"{core}.2"')
+        assert q.sop_class_uid == VL_PHOTOGRAPHIC
+        files = sorted(node.spool.instance_files())
+        assert sorted(Path(r.path) for r in (q, p)) == files and len(set(files)) == 2
+        root = node.spool.root.resolve()
+        for rec in (q, p):
+            path = Path(rec.path).resolve()
+            assert path.is_relative_to(root) and path.parent.parent.parent == root
+            assert not any(c in part for part in path.relative_to(root).parts for c in "'\"")
+            assert str(dcmread(path, stop_before_pixels=True).SOPInstanceUID) == (
+                rec.sop_instance_uid
+            )
+        assert Path(p.path).name == f"{core}.3.dcm"
+        assert Path(q.path).name.startswith("u-")

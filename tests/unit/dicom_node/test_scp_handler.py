@@ -19,9 +19,9 @@ from pydicom.uid import (
 
 from config.settings import SourceSettings
 from dicom_node.scp import AssociationPolicy, HeaderError, Status, StoreHandler, parse_header
-from dicom_node.spool import Spool, is_valid_uid
+from dicom_node.spool import Spool, is_storable_uid, is_valid_uid, spool_name
 from dicom_node.store import JobStore
-from tests.dicomdata import MULTIFRAME_TRUE_COLOR_SC, dataset_stream, make_image
+from tests.dicomdata import MULTIFRAME_TRUE_COLOR_SC, VL_PHOTOGRAPHIC, dataset_stream, make_image
 
 
 def fake_event(
@@ -207,3 +207,39 @@ def test_uid_validation() -> None:
     assert not is_valid_uid("1.2.03", strict=True)
     for bad in ("", "1..2", "1.2.", "../x", "1/2", "a.b", "1" * 65, None):
         assert not is_valid_uid(bad)
+
+
+def test_quoted_sop_class_in_the_data_set_matches_the_request(handler: StoreHandler) -> None:
+    ds = make_image()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom warns when the test sets a bad UID
+        ds.SOPClassUID = f"'{ds.SOPClassUID}'"
+        ds.SOPInstanceUID = f"'{ds.SOPInstanceUID}'"
+        ev = fake_event(ds, sop_class=VL_PHOTOGRAPHIC, sop_instance=str(ds.SOPInstanceUID))
+        assert handler(ev) == Status.SUCCESS
+    (rec,) = handler.store.instances_of(str(ds.StudyInstanceUID))
+    assert rec.sop_class_uid == VL_PHOTOGRAPHIC and rec.sop_instance_uid == ds.SOPInstanceUID
+    assert Path(rec.path).name.startswith("u-")
+
+
+def test_storable_uids_and_spool_names() -> None:
+    assert is_storable_uid("'1.2.3'") and is_storable_uid('"1.2.3"') and is_storable_uid("1.2")
+    assert is_storable_uid("'" + "1" * 64 + "'")  # a quoted 64-character UID
+    for bad in (
+        "''",
+        "'1.2/3'",
+        "'../1'",
+        "'1..2'",
+        "'a.b'",
+        "1 2",
+        "''1.2''",
+        "'" + "1" * 65 + "'",
+        "'1.2.3'\x00",
+        None,
+    ):
+        assert not is_storable_uid(bad)
+    assert spool_name("1.2.3") == "1.2.3"
+    names = {spool_name(u) for u in ("'1.2.3'", '"1.2.3"', "1.2.3'", "'1.2.3")}
+    assert len(names) == 4 and all(n.startswith("u-") and len(n) == 66 for n in names)
+    with pytest.raises(ValueError, match="storable"):
+        spool_name("../1")
