@@ -37,6 +37,8 @@ benchmark could not measure its noise.
     python benchmarks/repeatability.py --label-sweep 10   # check the table: 10 re-capture
                                                    # pairs labelled, all should be stable
     python benchmarks/repeatability.py --write     # ... and regenerate analysis/mdc.py
+    python benchmarks/repeatability.py --real 6    # real recaptures: London faces x 4
+                                                   # perturbations, lisa, zoom, smiling
 
 Defaults: 30 face repeats, 2 phantoms x 10 repeats, Analyzer("cpu") at its default working
 resolution, torch/OpenCV limited to 2 threads, seed 0. CPU results are deterministic, so the
@@ -385,6 +387,138 @@ def label_sweep(args: argparse.Namespace, pairs: int) -> None:
     print(f"\nre-capture pairs with any non-stable row: {visits}/{pairs}; rows: {flagged}/{rows}")
 
 
+# ------------------------------------------------------------------ real recaptures
+
+REAL_DATA = Path("/work/shared/data/faces-london")
+#: Face-level keys reported in the real-recapture table (colour keys for neutral vs smiling).
+REAL_KEYS = (
+    "pigmentation.ita_deg",
+    "pigmentation.melanin_index",
+    "pigmentation.spots.count",
+    "pigmentation.spots.area_pct",
+    "pigmentation.melasma.score",
+    "redness.erythema_index",
+    "redness.area_pct",
+    "redness.lesions.count",
+    "wrinkles.count",
+    "wrinkles.length_mm",
+    "wrinkles.area_pct",
+    "texture.roughness",
+    "texture.uniformity",
+    "oil.shine_area_pct",
+)
+COLOUR_KEYS = ("pigmentation.ita_deg", "pigmentation.melanin_index", "redness.erythema_index")
+
+
+def _perturb(img: np.ndarray, kind: str) -> np.ndarray:
+    if kind == "exposure+10%":
+        lin = _to_linear(img.astype(np.float64) / 255.0) * 1.1
+        return np.asarray(np.round(_to_srgb(lin) * 255.0), dtype=np.uint8)
+    if kind == "white_balance":
+        return np.clip(img.astype(np.float32) * np.array([1.06, 1.0, 0.92]), 0, 255).astype(
+            np.uint8
+        )
+    if kind == "jpeg_q80":
+        ok, buf = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 80])
+        return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+    h, w = img.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), 3.0, 1.0)
+    return cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def _face_values(analyzer: Any, img: np.ndarray) -> dict[str, float] | None:
+    res = analyzer.analyze(img, ImageDescription(source="r", view=View.FRONTAL))
+    if not res.quality.usable:
+        return None
+    return {m.key: m.value for m in res.measurements if m.region == "face"}
+
+
+def _read(path: Path) -> np.ndarray:
+    return np.ascontiguousarray(cv2.imread(str(path), cv2.IMREAD_COLOR)[..., ::-1])
+
+
+def real_recaptures(faces: int) -> None:
+    """Worst-case change per face-level key under exposure +10 %, white balance, JPEG q80 and a
+    3 deg rotation on London faces; CV over the real recaptures (lisa, zoom); neutral vs
+    smiling for the colour keys."""
+    from analysis.pipeline import Analyzer
+
+    analyzer = Analyzer("cpu")
+    t0 = time.perf_counter()
+    kinds = ("exposure+10%", "white_balance", "jpeg_q80", "rotate3")
+    paths = sorted(
+        p for p in (REAL_DATA / "neutral_front").glob("*_03.jpg") if not p.name.startswith(".")
+    )[:faces]
+    worst: dict[str, list[float]] = defaultdict(list)
+    smile: dict[str, list[float]] = defaultdict(list)
+    for p in paths:
+        img = _read(p)
+        base = _face_values(analyzer, img)
+        if base is None:
+            continue
+        changes: dict[str, float] = defaultdict(float)
+        for kind in kinds:
+            v = _face_values(analyzer, _perturb(img, kind))
+            if v is None:
+                continue
+            for k in REAL_KEYS:
+                if k in base and k in v:
+                    den = max(abs(base[k]), 1e-9)
+                    changes[k] = max(changes[k], abs(v[k] - base[k]) / den)
+        for k, c in changes.items():
+            worst[k].append(c)
+        sm = REAL_DATA / "smiling_front" / p.name.replace("_03", "_08")
+        if sm.exists():
+            v = _face_values(analyzer, _read(sm))
+            if v is not None:
+                for k in COLOUR_KEYS:
+                    if k in base and k in v:
+                        smile[k].append(abs(v[k] - base[k]) / max(abs(base[k]), 1e-9))
+    series: dict[str, dict[str, list[float]]] = {}
+    for name in ("lisa", "zoom"):
+        vals: dict[str, list[float]] = defaultdict(list)
+        for p in sorted((REAL_DATA / name).glob("*.jpg")):
+            if p.name.startswith("."):
+                continue
+            v = _face_values(analyzer, _read(p))
+            if v is None:
+                continue
+            for k in REAL_KEYS:
+                if k in v:
+                    vals[k].append(v[k])
+        series[name] = vals
+    print(
+        f"# {len(paths)} London faces x 4 perturbations, smiling pairs, lisa (4) and zoom (4); "
+        f"{time.perf_counter() - t0:.0f} s"
+    )
+    print(
+        "| key (face) | median worst change, perturbations | neutral vs smiling (median) "
+        "| CV lisa | CV zoom |"
+    )
+    print("|---|---:|---:|---:|---:|")
+    meds = []
+    for k in REAL_KEYS:
+        w = worst.get(k, [])
+        med = float(np.median(w)) if w else float("nan")
+        if w:
+            meds.append(med)
+        sm_v = smile.get(k, [])
+        cells = []
+        for name in ("lisa", "zoom"):
+            arr = np.asarray(series[name].get(k, []), dtype=float)
+            cv = (
+                float(arr.std() / abs(arr.mean()))
+                if arr.size >= 2 and abs(arr.mean()) > 1e-9
+                else float("nan")
+            )
+            cells.append(f"{100 * cv:.1f} % (n={arr.size})" if arr.size else "-")
+        smile_cell = f"{100 * float(np.median(sm_v)):.1f} %" if sm_v else "-"
+        print(f"| {k} | {100 * med:.1f} % | {smile_cell} | {cells[0]} | {cells[1]} |")
+    print(
+        f"\nmedian over keys of the median worst-case change: {100 * float(np.median(meds)):.1f} %"
+    )
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=30, help="face repeats (default 30)")
@@ -404,7 +538,17 @@ def main() -> int:
     )
     p.add_argument("--save-raw", metavar="JSON", help="also save the raw repeat values")
     p.add_argument("--from-raw", metavar="JSON", help="pool saved raw values (no analysis)")
+    p.add_argument(
+        "--real",
+        type=int,
+        metavar="N",
+        help="real recaptures instead: N London faces x 4 perturbations, lisa, zoom, smiling",
+    )
     a = p.parse_args()
+    if a.real:
+        cv2.setNumThreads(a.threads)
+        real_recaptures(a.real)
+        return 0
     if a.repeats < 3 or a.phantom_repeats < 3:
         p.error("--repeats and --phantom-repeats must be >= 3")
     if a.label_sweep:
