@@ -19,7 +19,7 @@ from analysis.types import FeatureMap, Measurement
 __all__ = ["ConcernOutput", "SkinImage"]
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
 class SkinImage:
     """A photo prepared for measurement.
 

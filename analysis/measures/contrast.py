@@ -21,6 +21,8 @@ of that.
 from __future__ import annotations
 
 import math
+import threading
+import weakref
 from dataclasses import dataclass
 
 import cv2
@@ -38,6 +40,7 @@ __all__ = [
     "VISIBLE_DE00",
     "LocalContrast",
     "ciede2000",
+    "contrast_of",
     "elongation",
     "fill_small_holes",
     "filled_regions",
@@ -236,6 +239,21 @@ def fill_small_holes(skin: torch.Tensor, max_area_px: float) -> torch.Tensor:
 
 def _spectrum(spec: tuple[float, float, float], like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(spec, dtype=like.dtype, device=like.device).view(3, 1, 1)
+
+
+_CACHE: weakref.WeakKeyDictionary[SkinImage, LocalContrast] = weakref.WeakKeyDictionary()
+_CACHE_LOCK = threading.Lock()
+
+
+def contrast_of(img: SkinImage) -> LocalContrast:
+    """:func:`local_contrast` of *img*, computed once per image and shared by the measures
+    that need it (brown spots and red lesions run concurrently; the second waits and reuses)."""
+    with _CACHE_LOCK:
+        lc = _CACHE.get(img)
+        if lc is None:
+            lc = local_contrast(img.rgb_linear, img.skin, img.scale_mm)
+            _CACHE[img] = lc
+        return lc
 
 
 def patch_difference(

@@ -38,7 +38,7 @@ import torch
 from analysis.measures.base import ConcernOutput, SkinImage
 from analysis.measures.binary import components
 from analysis.measures.chromophores import unmix_chromophores
-from analysis.measures.contrast import LocalContrast, filled_regions, local_contrast, patches
+from analysis.measures.contrast import LocalContrast, contrast_of, filled_regions, patches
 from analysis.measures.filters import masked_blur
 from analysis.measures.regions import measurement, region_fraction, region_items
 from analysis.types import FeatureMap, MapKind, Measurement
@@ -79,7 +79,7 @@ def spot_mask(img: SkinImage) -> np.ndarray:
     at the peak, the difference caused mostly by melanin, grown to half the peak, and kept
     by size, elongation and distance from the skin mask's edge.
     """
-    lc = local_contrast(img.rgb_linear, img.skin, img.scale_mm)
+    lc = contrast_of(img)
     return spots_from_contrast(lc, img)
 
 

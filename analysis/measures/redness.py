@@ -25,7 +25,7 @@ import torch
 from analysis.measures.base import ConcernOutput, SkinImage
 from analysis.measures.binary import components
 from analysis.measures.chromophores import unmix_chromophores
-from analysis.measures.contrast import filled_regions, local_contrast, patches
+from analysis.measures.contrast import contrast_of, filled_regions, patches
 from analysis.measures.filters import masked_blur
 from analysis.measures.regions import measurement, region_fraction, region_items
 from analysis.types import FeatureMap, MapKind, Measurement
@@ -67,7 +67,7 @@ def measure(img: SkinImage) -> ConcernOutput:
     smooth = masked_blur(ei, skin, RED_SMOOTH_MM * px)
     red = ((smooth - baseline >= RED_EXCESS) & skin).cpu().numpy()
 
-    lc = local_contrast(img.rgb_linear, skin, img.scale_mm)
+    lc = contrast_of(img)
     lesions = patches(
         lc,
         "red",
