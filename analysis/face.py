@@ -1,405 +1,317 @@
-"""Face detection, the zone template and the skin mask.
+"""Face geometry from the learned face mesh, and the skin mask.
 
-Detection uses OpenCV's bundled Haar cascades (``cv2.data.haarcascades``: frontal face,
-profile face, eyes), so nothing is downloaded and no learned weights are shipped by us.
-Zones are a *geometric template* placed on the face (DESIGN.md §3): its coordinates are
-in units of the inter-ocular distance ``d`` (eye centre to eye centre) with the origin at the
-midpoint between the eyes, ``u`` towards image right and ``v`` downwards, rotated by the roll
-angle of the eye line. The template follows adult facial proportions (eyes to mouth ~ 1 d, eyes
-to chin ~ 1.7 d, face half-width ~ 1 d; Farkas, *Anthropometry of the Head and Face*, 1994)
-and was checked on scikit-image's ``astronaut`` photo (see ``docs/methods/pipeline.md``).
+Detection, the 468-point mesh and the irises come from :class:`analysis.models.FaceModel`
+(MediaPipe BlazeFace, FaceMesh and Iris ported to PyTorch, weights shipped with the package, run
+through MONAI on the analyzer's device). A face is accepted when the detector's confidence is
+at least :data:`MIN_DETECTION_SCORE` and the mesh's own face-presence output at least
+:data:`MIN_PRESENCE`; on the London set every real face scores >= 0.85 / 1.0, while mouth crops,
+cheek close-ups and objects score <= 0.56 / 0.85 (``benchmarks/landmarks.py``).
 
-Left and right are the **patient's** left and right: on a frontal photo the patient's left
-is on the image right, so ``periorbital_left`` and ``cheek_left`` lie at ``u > 0``.
+From the mesh (:mod:`analysis.zones`): head pose, the zones as landmark polygons and each
+zone's view angle. Left and right are the **patient's**: on a frontal photo the patient's left
+is on the image right.
 
-The skin mask is the face template (or, on a close-up, the whole image) minus template
-exclusions (eyes, brows, lips, nostrils) and minus pixels whose CIELAB colour is far from the
-robust (median / MAD) skin colour of a seed region, so hair, background, eyes and brows drop
+The skin mask is the mesh's silhouette minus the landmark exclusions (eyes with lids, brows,
+lips, nostrils) and minus pixels whose CIELAB colour is far from the robust (median / MAD)
+skin colour of a seed region (cheeks and nose), so hair, beard, glasses and background drop
 out while bright specular highlights (shine) and darker spots stay in.
 
-Scale: when both eyes are found, the pixel spacing is estimated from the mean adult
-inter-pupillary distance, 63 mm (Dodgson, "Variation and extrema of human interpupillary
-distance", Proc. SPIE 5291, 2004), and flagged ``estimated``.
+Scale (:func:`estimate_spacing`): the horizontal visible iris diameter, 11.71 +/- 0.42 mm in
+adults (white-to-white, Rüfer, Schröder and Erb, *Cornea* 24:259-261, 2005; n = 390), measured
+by the Iris model and corrected for yaw; flagged ``estimated`` with its uncertainty (the
+population spread, 3.6 %, combined with the disagreement of the two eyes). It replaces the
+63 mm inter-pupillary assumption (adults vary 54-74 mm; Dodgson, Proc. SPIE 5291, 2004),
+which stays only as the fallback when no iris is measurable. Pixel Spacing from the photo wins
+over both (:mod:`analysis.pipeline`).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 import torch
 
-from analysis.types import ZONES, Region, View
+from analysis.types import ZONES, HeadPose, Region, View
+from analysis.zones import (
+    LANDMARKS,
+    MAX_VIEW_ANGLE_DEG,
+    Alignment,
+    align_to_canonical,
+    rasterize,
+    seed_polygons,
+    view_angles,
+)
+
+if TYPE_CHECKING:
+    from analysis.models import FaceLandmarks, FaceModel
 
 __all__ = [
+    "IRIS_DIAMETER_MM",
+    "IRIS_DIAMETER_SD_MM",
     "ISLAND_FRACTION",
+    "MAX_YAW_DEG",
     "MEAN_IPD_MM",
+    "MIN_DETECTION_SCORE",
+    "MIN_PRESENCE",
+    "FaceDetector",
     "FaceGeometry",
+    "ScaleEstimate",
     "detect_face",
-    "estimate_spacing_mm",
+    "estimate_spacing",
     "face_regions",
     "skin_regions",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: Mean adult inter-pupillary distance in mm (Dodgson 2004).
+#: Horizontal visible iris diameter (white-to-white) of adults, mean and SD in mm (Rüfer 2005).
+IRIS_DIAMETER_MM = 11.71
+IRIS_DIAMETER_SD_MM = 0.42
+#: Mean adult inter-pupillary distance in mm (Dodgson 2004): the fallback scale.
 MEAN_IPD_MM = 63.0
-#: Eye centres inside a Haar frontal-face box (fractions of its width/height), used when the
-#: eye cascade finds no plausible pair; measured on ``astronaut`` (0.27/0.75, 0.37-0.40).
-_BOX_EYE_U = (0.27, 0.73)
-_BOX_EYE_V = 0.38
-_DETECT_LONG_SIDE = 640
-_EYE_FACE_WIDTH = 256
+_IPD_SD_MM = 3.8
+#: Detector confidence and mesh face-presence below which no face is reported.
+MIN_DETECTION_SCORE = 0.7
+MIN_PRESENCE = 0.9
+#: Beyond this yaw (a near profile) the mesh is outside the range it was validated on: no zones.
+MAX_YAW_DEG = 65.0
+#: The iris is not used for scale beyond this yaw (too foreshortened, partly hidden).
+_MAX_IRIS_YAW_DEG = 50.0
 
 
 @dataclass(frozen=True, slots=True)
+class ScaleEstimate:
+    """An estimated pixel spacing (mm per pixel), its method and 1-SD uncertainty in %."""
+
+    spacing_mm: float
+    method: str
+    uncertainty_pct: float
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class FaceGeometry:
-    """Where the face is, in some image's pixel coordinates.
+    """Where the face is, in some image's pixel coordinates (pixel centres at integers).
 
     Attributes
     ----------
     box
-        ``(x, y, w, h)`` of the detected face.
-    eyes
-        ``((x, y), (x, y))`` eye centres, image-left eye first; estimated from the box when
-        ``eyes_found`` is false.
-    eyes_found
-        Whether the eye cascade found both eyes (only then is the scale estimate reported).
-    profile
-        ``None`` for a frontal face, else ``"left"`` / ``"right"``: the patient's side seen.
-    nose_left
-        For a profile: whether the nose points to the image left.
+        ``(x, y, w, h)``: the whole-pixel bounding box of the mesh.
+    mesh
+        ``(468, 3)`` face-mesh points (MediaPipe order); ``z`` away from the camera, same scale.
+    iris_right, iris_left
+        ``(5, 2)`` iris points (centre first) of the patient's right and left eye.
+    detection_score, presence
+        The detector's confidence and the mesh's face-presence output (0-1).
+    alignment
+        The similarity of the canonical mesh onto ``mesh`` (rotation -> head pose).
     """
 
     box: tuple[float, float, float, float]
-    eyes: tuple[tuple[float, float], tuple[float, float]]
-    eyes_found: bool
-    profile: str | None = None
-    nose_left: bool = True
+    mesh: npt.NDArray[np.float64]
+    iris_right: npt.NDArray[np.float64]
+    iris_left: npt.NDArray[np.float64]
+    detection_score: float
+    presence: float
+    alignment: Alignment
+
+    @classmethod
+    def from_landmarks(cls, lm: FaceLandmarks) -> FaceGeometry:
+        """From the face model's output (its pixel centres are at ``+0.5``: shifted here)."""
+        mesh = np.asarray(lm.mesh, dtype=np.float64).copy()
+        mesh[:, :2] -= 0.5
+        a = np.asarray(lm.iris_image_left, dtype=np.float64) - 0.5
+        b = np.asarray(lm.iris_image_right, dtype=np.float64) - 0.5
+        # assign the irises to the patient's eyes by the mesh's eye corners (any view, mirrored
+        # or not)
+        right_eye = (
+            mesh[LANDMARKS["eye_outer_right"], :2] + mesh[LANDMARKS["eye_inner_right"], :2]
+        ) / 2
+        if np.linalg.norm(a[0] - right_eye) > np.linalg.norm(b[0] - right_eye):
+            a, b = b, a
+        return cls(
+            box=_mesh_box(mesh),
+            mesh=mesh,
+            iris_right=a,
+            iris_left=b,
+            detection_score=float(lm.detection_score),
+            presence=float(lm.presence),
+            alignment=align_to_canonical(mesh),
+        )
+
+    @property
+    def pose(self) -> HeadPose:
+        """Yaw, pitch and roll (:class:`analysis.types.HeadPose`)."""
+        return self.alignment.pose
+
+    @property
+    def eyes(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """Iris centres, the patient's right eye first (the image-left eye on a frontal photo)."""
+        r, l_ = self.iris_right[0], self.iris_left[0]
+        return ((float(r[0]), float(r[1])), (float(l_[0]), float(l_[1])))
+
+    @property
+    def eyes_found(self) -> bool:
+        """Always true: the Iris model places both irises (for :mod:`analysis.registration`)."""
+        return True
 
     @property
     def iod_px(self) -> float:
-        """Inter-ocular distance in pixels."""
+        """Inter-pupillary distance in pixels (in the image plane)."""
         (x0, y0), (x1, y1) = self.eyes
         return math.hypot(x1 - x0, y1 - y0)
 
     @property
-    def eye_mid(self) -> tuple[float, float]:
-        """Midpoint between the eyes."""
-        (x0, y0), (x1, y1) = self.eyes
-        return ((x0 + x1) / 2.0, (y0 + y1) / 2.0)
+    def in_range(self) -> bool:
+        """Whether the pose is within the mesh's range (``|yaw| <= MAX_YAW_DEG``)."""
+        return abs(self.pose.yaw_deg) <= MAX_YAW_DEG
 
-    @property
-    def roll_rad(self) -> float:
-        """Roll of the eye line (positive = image-right eye lower)."""
-        (x0, y0), (x1, y1) = self.eyes
-        return math.atan2(y1 - y0, x1 - x0)
+    def view_angles(self) -> dict[str, float]:
+        """Per zone, the angle (deg) at which this photo sees it."""
+        return view_angles(self.alignment.rotation)
 
     def transformed(self, x0: float, y0: float, scale: float) -> FaceGeometry:
-        """The same face after cropping at ``(x0, y0)`` and resizing by *scale*."""
-        bx, by, bw, bh = self.box
-        (ex0, ey0), (ex1, ey1) = self.eyes
+        """The same face after cropping at ``(x0, y0)`` and resizing by *scale*.
+
+        Pixel centres map as ``x' = (x - x0 + 0.5) * scale - 0.5``.
+        """
+        shift = np.array([x0 - 0.5, y0 - 0.5])
+
+        def tr(p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            q = p.copy()
+            q[:, :2] = (q[:, :2] - shift) * scale - 0.5
+            if q.shape[1] == 3:
+                q[:, 2] *= scale
+            return q
+
+        mesh = tr(self.mesh)
         return FaceGeometry(
-            box=((bx - x0) * scale, (by - y0) * scale, bw * scale, bh * scale),
-            eyes=(
-                ((ex0 - x0) * scale, (ey0 - y0) * scale),
-                ((ex1 - x0) * scale, (ey1 - y0) * scale),
-            ),
-            eyes_found=self.eyes_found,
-            profile=self.profile,
-            nose_left=self.nose_left,
+            box=_mesh_box(mesh),
+            mesh=mesh,
+            iris_right=tr(self.iris_right),
+            iris_left=tr(self.iris_left),
+            detection_score=self.detection_score,
+            presence=self.presence,
+            alignment=align_to_canonical(mesh),
         )
 
     def extent(self) -> tuple[float, float, float, float]:
-        """``(x0, y0, x1, y1)``: the template's bounding box with a margin (not clipped)."""
-        if self.profile is not None:
-            bx, by, bw, bh = self.box
-            return (bx - 0.15 * bw, by - 0.25 * bh, bx + 1.15 * bw, by + 1.2 * bh)
-        cx, cy = self.eye_mid
-        d = self.iod_px
-        return (cx - 1.3 * d, cy - 1.3 * d, cx + 1.3 * d, cy + 2.0 * d)
+        """``(x0, y0, x1, y1)``: the mesh's bounding box with a margin (not clipped).
+
+        The margin (25 % of the box above, 10 % elsewhere) keeps the hairline and jaw, which
+        the skin-colour model needs as context.
+        """
+        x, y, w, h = self.box
+        return (x - 0.1 * w, y - 0.25 * h, x + 1.1 * w, y + 1.1 * h)
+
+
+def _mesh_box(mesh: npt.NDArray[np.float64]) -> tuple[float, float, float, float]:
+    """The whole-pixel box ``(x, y, w, h)`` around the mesh."""
+    lo = np.floor(mesh[:, :2].min(0))
+    hi = np.ceil(mesh[:, :2].max(0))
+    return (float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))
+
+
+def _to_u8(image: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
+    if image.dtype == np.uint8:
+        return np.ascontiguousarray(image)
+    if image.dtype == np.uint16:
+        return np.ascontiguousarray((image >> 8).astype(np.uint8))
+    unit = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+    return np.ascontiguousarray((unit * 255.0 + 0.5).astype(np.uint8))
+
+
+class FaceDetector:
+    """The face model with DermNode's acceptance thresholds.
+
+    Parameters
+    ----------
+    device
+        Torch device of the networks.
+    min_detection_score, min_presence
+        Acceptance thresholds (see the module docstring).
+    """
+
+    def __init__(
+        self,
+        device: torch.device | str = "cpu",
+        *,
+        min_detection_score: float = MIN_DETECTION_SCORE,
+        min_presence: float = MIN_PRESENCE,
+    ) -> None:
+        from analysis.models import FaceModel
+
+        self.model: FaceModel = FaceModel(
+            device, min_detection_score=min_detection_score, min_presence=min_presence
+        )
+
+    def __call__(self, images: Sequence[npt.NDArray[Any]]) -> list[FaceGeometry | None]:
+        """One face (or None) per ``(H, W, 3)`` RGB photo, all photos in one batch."""
+        found = self.model([_to_u8(im) for im in images])
+        return [None if lm is None else FaceGeometry.from_landmarks(lm) for lm in found]
 
 
 @cache
-def _cascade(name: str) -> cv2.CascadeClassifier:
-    path = str(cv2.data.haarcascades) + name  # type: ignore[attr-defined]
-    c = cv2.CascadeClassifier(path)
-    if c.empty():  # pragma: no cover - broken OpenCV install
-        raise RuntimeError(f"cannot load OpenCV cascade {name}")
-    return c
-
-
-def _to_gray_u8(image: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:
-    rgb: npt.NDArray[Any] = image
-    if rgb.dtype == np.uint16:
-        rgb = (rgb >> 8).astype(np.uint8)
-    elif rgb.dtype != np.uint8:
-        rgb = (np.clip(np.asarray(rgb, dtype=np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
-    return np.asarray(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY), np.uint8)
-
-
-def _detect(
-    cascade: str, gray: npt.NDArray[Any], min_side: int
-) -> tuple[int, int, int, int] | None:
-    """The most confident detection of *cascade* in *gray*, or None.
-
-    Confidence is the number of merged neighbour windows (``detectMultiScale2``); the
-    largest box breaks ties. Choosing the *largest* box instead picked a weak false
-    positive (6 neighbours, on the space suit) over the face (46 neighbours) on the
-    astronaut upscaled 6x.
-    """
-    boxes, neighbours = _cascade(cascade).detectMultiScale2(
-        gray, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side)
-    )
-    return _most_confident(boxes, neighbours)
-
-
-def _most_confident(boxes: Any, neighbours: Any) -> tuple[int, int, int, int] | None:
-    if len(boxes) == 0:
-        return None
-    scored = [
-        (int(n), int(b[2]) * int(b[3]), tuple(int(v) for v in b))
-        for b, n in zip(boxes, neighbours, strict=True)
-    ]
-    best = max(scored, key=lambda t: (t[0], t[1]))[2]
-    return (best[0], best[1], best[2], best[3])
-
-
-def _find_eyes(
-    gray: npt.NDArray[np.uint8], box: tuple[float, float, float, float]
-) -> tuple[tuple[float, float], tuple[float, float]] | None:
-    """Eye centres inside a frontal face box (source pixels), or None without a plausible pair."""
-    bx, by, bw, bh = box
-    x0, y0 = max(0, int(bx)), max(0, int(by + 0.12 * bh))
-    x1, y1 = min(gray.shape[1], int(bx + bw)), min(gray.shape[0], int(by + 0.62 * bh))
-    if x1 - x0 < 8 or y1 - y0 < 8:
-        return None
-    f = _EYE_FACE_WIDTH / float(x1 - x0)
-    roi: npt.NDArray[Any] = cv2.resize(
-        gray[y0:y1, x0:x1],
-        None,
-        fx=f,
-        fy=f,
-        interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR,
-    )
-    side = _EYE_FACE_WIDTH // 10
-    found = _cascade("haarcascade_eye.xml").detectMultiScale(
-        roi, scaleFactor=1.05, minNeighbors=3, minSize=(side, side), maxSize=(4 * side, 4 * side)
-    )
-    cands = [
-        ((ex + ew / 2.0) / f + x0, (ey + eh / 2.0) / f + y0, ew / f) for ex, ey, ew, eh in found
-    ]
-    mid = bx + bw / 2.0
-    left = [c for c in cands if c[0] < mid]
-    right = [c for c in cands if c[0] >= mid]
-    best: tuple[float, tuple[tuple[float, float], tuple[float, float]]] | None = None
-    for lx, ly, lw in left:
-        for rx, ry, rw in right:
-            iod = math.hypot(rx - lx, ry - ly)
-            if not (0.3 * bw <= iod <= 0.65 * bw) or abs(ry - ly) > 0.25 * iod:
-                continue
-            # prefer pairs near the expected eye line, of similar size
-            cost = abs((ly + ry) / 2.0 - (by + _BOX_EYE_V * bh)) / bh + abs(lw - rw) / bw
-            if best is None or cost < best[0]:
-                best = (cost, ((lx, ly), (rx, ry)))
-    return None if best is None else best[1]
+def _default_detector(device: str) -> FaceDetector:
+    return FaceDetector(device)
 
 
 def detect_face(
-    image: npt.NDArray[np.generic], view: View | str = View.FRONTAL
+    image: npt.NDArray[np.generic],
+    view: View | str = View.FRONTAL,
+    detector: FaceDetector | None = None,
 ) -> FaceGeometry | None:
-    """Find the (largest) face in an ``(H, W, 3)`` RGB photo, in source pixel coordinates.
+    """Find the face in an ``(H, W, 3)`` RGB photo, in source pixel coordinates.
 
-    Frontal views use the frontal cascade; left/right views try the profile cascade (on the
-    image and its mirror) and fall back to the frontal one (three-quarter views).
-
-    Returns
-    -------
-    FaceGeometry or None
-        None when no face is found.
+    Non-face views (close-up, dermoscopy) have no face: None.
     """
-    view = View(view)
-    gray_full = _to_gray_u8(image)
-    h, w = gray_full.shape
-    f = min(1.0, _DETECT_LONG_SIDE / max(h, w))
-    gray: npt.NDArray[np.uint8] = (
-        cv2.resize(gray_full, None, fx=f, fy=f, interpolation=cv2.INTER_AREA).astype(np.uint8)
-        if f < 1
-        else gray_full
-    )
-    gray = np.asarray(cv2.equalizeHist(gray), np.uint8)
-    min_side = max(24, int(0.08 * min(gray.shape)))
-    if view in (View.LEFT, View.RIGHT):
-        prof = "haarcascade_profileface.xml"
-        box = _detect(prof, gray, min_side)
-        mirrored = False
-        if box is None:
-            box = _detect(prof, np.ascontiguousarray(gray[:, ::-1]), min_side)
-            if box is not None:
-                bx, by, bw, bh = box
-                box = (gray.shape[1] - bx - bw, by, bw, bh)
-                mirrored = True
-        if box is not None:
-            bx, by, bw, bh = (v / f for v in box)
-            # The cascade is trained on faces whose nose points to image left (mirror: right).
-            nose_left = not mirrored
-            ex = bx + (0.35 if nose_left else 0.65) * bw
-            ey = by + 0.40 * bh
-            eyes = ((ex - 0.12 * bw, ey), (ex + 0.12 * bw, ey))
-            return FaceGeometry((bx, by, bw, bh), eyes, False, str(view), nose_left)
-    box = _detect("haarcascade_frontalface_default.xml", gray, min_side)
-    if box is None:
+    if not View(view).is_face:
         return None
-    fb = (box[0] / f, box[1] / f, box[2] / f, box[3] / f)
-    found = _find_eyes(gray_full, fb)
-    if found is None:
-        bx, by, bw, bh = fb
-        eyes = (
-            (bx + _BOX_EYE_U[0] * bw, by + _BOX_EYE_V * bh),
-            (bx + _BOX_EYE_U[1] * bw, by + _BOX_EYE_V * bh),
-        )
-        return FaceGeometry(fb, eyes, False)
-    return FaceGeometry(fb, found, True)
+    det = detector if detector is not None else _default_detector("cpu")
+    return det([image])[0]
 
 
-def estimate_spacing_mm(face: FaceGeometry | None) -> float | None:
-    """mm per pixel from the inter-pupillary distance, or None unless both eyes were found."""
-    if face is None or not face.eyes_found or face.iod_px <= 0:
-        return None
-    return MEAN_IPD_MM / face.iod_px
-
-
-# ----------------------------------------------------------------------------- template
-
-_Pred = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def _ellipse(cu: float, cv: float, au: float, av: float) -> _Pred:
-    return lambda u, v: ((u - cu) / au) ** 2 + ((v - cv) / av) ** 2 <= 1.0
-
-
-def _box(u0: float, u1: float, v0: float, v1: float) -> _Pred:
-    return lambda u, v: (u >= u0) & (u <= u1) & (v >= v0) & (v <= v1)
-
-
-def _nose(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    half = 0.14 + (0.27 - 0.14) * ((v + 0.05) / 0.77).clamp(0.0, 1.0)
-    return (v >= -0.05) & (v <= 0.72) & (u.abs() <= half)
-
-
-# Frontal template, in units of the inter-ocular distance d (see module docstring).
-_FACE = _ellipse(0.0, 0.35, 1.0, 1.4)
-_EXCLUDE: tuple[_Pred, ...] = (
-    _ellipse(-0.5, 0.0, 0.27, 0.14),  # eyes
-    _ellipse(0.5, 0.0, 0.27, 0.14),
-    lambda u, v: (u.abs() >= 0.14) & (u.abs() <= 0.95) & (v >= -0.4) & (v <= -0.15),  # brows
-    _ellipse(0.0, 0.98, 0.36, 0.14),  # lips
-    _ellipse(-0.12, 0.68, 0.075, 0.05),  # nostrils
-    _ellipse(0.12, 0.68, 0.075, 0.05),
-)
-_PERIORAL = _ellipse(0.0, 1.0, 0.58, 0.33)
-_FRONTAL_ZONES: tuple[tuple[Region, _Pred], ...] = (  # earlier zones win overlaps
-    (Region.NOSE, _nose),
-    (Region.GLABELLA, _box(-0.2, 0.2, -0.4, -0.05)),
-    (Region.PERIORAL, _PERIORAL),
-    (Region.CHIN, _box(-0.6, 0.6, 1.2, 1.8)),
-    (Region.PERIORBITAL_RIGHT, _box(-1.0, -0.2, -0.15, 0.33)),  # patient's right = image left
-    (Region.PERIORBITAL_LEFT, _box(0.2, 1.0, -0.15, 0.33)),
-    (Region.FOREHEAD, _box(-1.0, 1.0, -1.1, -0.4)),
-    (Region.CHEEK_RIGHT, _box(-1.0, 0.0, 0.33, 1.25)),
-    (Region.CHEEK_LEFT, _box(0.0, 1.0, 0.33, 1.25)),
-)
-# Lateral template, in units of the face box with s = 0 at the nose side and t = 0 at the top.
-_LATERAL_ZONES: tuple[tuple[str, _Pred], ...] = (
-    ("nose", _box(-0.1, 0.22, 0.3, 0.68)),
-    ("perioral", _box(-0.05, 0.35, 0.68, 0.86)),
-    ("chin", _box(0.0, 0.4, 0.86, 1.05)),
-    ("periorbital", _box(0.22, 0.55, 0.28, 0.46)),
-    ("forehead", _box(0.05, 0.75, -0.1, 0.27)),
-    ("cheek", _box(0.22, 0.8, 0.46, 0.86)),
-)
-
-
-def _grid(
-    shape: tuple[int, int], step: int, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pixel-centre coordinates ``(ys (h, 1), xs (1, w))`` of a grid subsampled by *step*."""
-    h, w = shape
-    ys = torch.arange(0, h, step, device=device, dtype=torch.float32) + (step - 1) / 2.0
-    xs = torch.arange(0, w, step, device=device, dtype=torch.float32) + (step - 1) / 2.0
-    return ys.view(-1, 1), xs.view(1, -1)
-
-
-def _up(mask: torch.Tensor, shape: tuple[int, int], step: int) -> torch.Tensor:
-    """Nearest-neighbour upsampling of a coarse-grid mask back to *shape*."""
-    if step == 1:
-        return mask
-    big = mask.repeat_interleave(step, 0).repeat_interleave(step, 1)
-    return big[: shape[0], : shape[1]].contiguous()
-
-
-def _step(scale_px: float) -> int:
-    # the template is smooth: rasterise it with >= 100 samples per inter-ocular distance
-    return max(1, int(scale_px // 100))
-
-
-def _frontal_template(
-    face: FaceGeometry, shape: tuple[int, int], device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-    cx, cy = face.eye_mid
-    d = max(face.iod_px, 1.0)
-    step = _step(d)
-    c, s = math.cos(face.roll_rad), math.sin(face.roll_rad)
-    ys, xs = _grid(shape, step, device)
-    ys, xs = ys - cy, xs - cx
-    u = (xs * c + ys * s) / d
-    v = (-xs * s + ys * c) / d
-    inside = _FACE(u, v)
-    excluded = torch.zeros_like(inside)
-    for p in _EXCLUDE:
-        excluded |= p(u, v)
-    taken = torch.zeros_like(inside)
-    zones: dict[str, torch.Tensor] = {}
-    for region, pred in _FRONTAL_ZONES:
-        m = pred(u, v) & inside & ~taken
-        taken |= m
-        zones[str(region)] = _up(m, shape, step)
-    # cheeks and nose: rarely covered by hair, unlike the forehead
-    seed = (
-        inside & ~excluded & (_box(-0.9, 0.9, 0.3, 0.6)(u, v) | _box(-0.12, 0.12, 0.1, 0.5)(u, v))
+def _iris_diameter_px(iris: npt.NDArray[np.float64]) -> float:
+    """Horizontal iris diameter: the more horizontal of the two boundary-point pairs."""
+    p = iris[1:5]
+    pairs = [(p[0], p[2]), (p[1], p[3])]
+    best = max(
+        pairs, key=lambda ab: abs(ab[1][0] - ab[0][0]) / (np.linalg.norm(ab[1] - ab[0]) + 1e-9)
     )
-    return _up(inside & ~excluded, shape, step), _up(seed, shape, step), zones
+    return float(np.linalg.norm(best[1] - best[0]))
 
 
-def _lateral_template(
-    face: FaceGeometry, shape: tuple[int, int], device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-    bx, by, bw, bh = face.box
-    side = face.profile or "left"
-    step = _step(0.45 * bw)
-    ys, xs = _grid(shape, step, device)
-    ys, xs = (ys - by) / bh, (xs - bx) / bw
-    # s runs from the nose side (0) to the ear side (1)
-    sx = xs if face.nose_left else 1.0 - xs
-    inside = _ellipse(0.45, 0.45, 0.6, 0.65)(sx, ys)
-    taken = torch.zeros_like(inside)
-    zones: dict[str, torch.Tensor] = {}
-    for name, pred in _LATERAL_ZONES:
-        m = pred(sx, ys) & inside & ~taken
-        taken |= m
-        region = f"{name}_{side}" if name in ("periorbital", "cheek") else name
-        zones[region] = _up(m, shape, step)
-    seed = inside & _box(0.3, 0.7, 0.5, 0.8)(sx, ys)
-    eye = _ellipse(0.35, 0.38, 0.1, 0.06)(sx, ys)
-    return _up(inside & ~eye, shape, step), _up(seed, shape, step), zones
+def estimate_spacing(face: FaceGeometry | None) -> ScaleEstimate | None:
+    """mm per pixel from the iris diameter (or, past 50 deg yaw, the pupils), or None.
+
+    The horizontal iris diameter shrinks with ``cos(yaw)``; it is corrected for it. The
+    uncertainty combines the population spread (3.6 %) with the two eyes' disagreement.
+    """
+    if face is None:
+        return None
+    yaw = math.radians(face.pose.yaw_deg)
+    if abs(face.pose.yaw_deg) <= _MAX_IRIS_YAW_DEG:
+        dr = _iris_diameter_px(face.iris_right)
+        dl = _iris_diameter_px(face.iris_left)
+        if dr > 0 and dl > 0:
+            d = (dr + dl) / 2.0 / math.cos(yaw)
+            pop = 100.0 * IRIS_DIAMETER_SD_MM / IRIS_DIAMETER_MM
+            meas = 100.0 * abs(dr - dl) / (dr + dl)
+            return ScaleEstimate(IRIS_DIAMETER_MM / d, "iris", math.hypot(pop, meas))
+    if face.iod_px <= 0 or abs(face.pose.yaw_deg) > MAX_YAW_DEG:
+        return None
+    ipd = face.iod_px / max(math.cos(yaw), 0.2)
+    return ScaleEstimate(MEAN_IPD_MM / ipd, "ipd", 100.0 * _IPD_SD_MM / MEAN_IPD_MM)
+
+
+# ----------------------------------------------------------------------------- regions
 
 
 def _robust(x: torch.Tensor, floor: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -463,7 +375,7 @@ def _drop_islands(mask: torch.Tensor, fraction: float) -> torch.Tensor:
 
 
 def face_regions(
-    lab: torch.Tensor, face: FaceGeometry
+    lab: torch.Tensor, face: FaceGeometry, max_view_angle_deg: float = MAX_VIEW_ANGLE_DEG
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Skin mask and region masks for a face photo, on *lab*'s device and grid.
 
@@ -473,26 +385,43 @@ def face_regions(
         ``(3, H, W)`` float CIELAB at the working resolution.
     face
         The face in the same pixel coordinates.
+    max_view_angle_deg
+        Zones seen more obliquely than this are left out (not measured in this view); all
+        zones are left out when the pose is beyond the mesh's range.
 
     Returns
     -------
     tuple
-        ``skin`` (H, W) bool and ``{region: (H, W) bool}`` with ``face`` plus the zones,
-        each intersected with ``skin``.
+        ``skin`` (H, W) bool: skin-coloured pixels of the zones seen in this view, and
+        ``{region: (H, W) bool}`` with ``face`` (= ``skin``) plus those zones, each
+        intersected with ``skin``.
     """
     shape = (int(lab.shape[1]), int(lab.shape[2]))
-    if face.profile is None:
-        template, seed, zones = _frontal_template(face, shape, lab.device)
-        scale = face.iod_px
-    else:
-        template, seed, zones = _lateral_template(face, shape, lab.device)
-        scale = 0.45 * face.box[2]
+    inside, excluded, zones = rasterize(face.mesh[:, :2], shape)
+    seed_np = np.zeros(shape, np.uint8)
+    for poly in seed_polygons():
+        pts = np.round(face.mesh[list(poly), :2] * 16.0).astype(np.int32).reshape(-1, 1, 2)
+        cv2.fillPoly(seed_np, [pts], 1, shift=4)
+    dev = lab.device
+    template = torch.from_numpy(inside & ~excluded).to(dev)
+    seed = torch.from_numpy(seed_np.astype(bool) & ~excluded).to(dev)
     skin = template & _colour_model(lab, seed, 3.0)
-    skin = _drop_islands(_clean(skin, max(1, round(scale / 120))), ISLAND_FRACTION)
+    skin = _drop_islands(_clean(skin, max(1, round(face.iod_px / 120))), ISLAND_FRACTION)
+    angles = face.view_angles()
+    seen = [
+        name
+        for name in [str(z) for z in ZONES]
+        if name in zones and face.in_range and angles[name] <= max_view_angle_deg
+    ]
+    # the face is its zones seen in this view: the strips next to the ears and zones seen
+    # past the limit are left out of every number
+    union = np.zeros(shape, bool)
+    for name in seen:
+        union |= zones[name]
+    skin = skin & torch.from_numpy(union).to(dev)
     regions: dict[str, torch.Tensor] = {str(Region.FACE): skin}
-    for name in [str(z) for z in ZONES]:
-        if name in zones:
-            regions[name] = zones[name] & skin
+    for name in seen:
+        regions[name] = torch.from_numpy(zones[name]).to(dev) & skin
     return skin, regions
 
 

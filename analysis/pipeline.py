@@ -3,14 +3,18 @@
 The work is a MONAI ``Compose`` (``log_stats=False``) of dictionary transforms, each a thin
 wrapper over an array transform (MONAI style)::
 
-    DetectFaced       Haar cascades on a <= 640 px grey copy          (analysis.face)
+    DetectFaced       face detector + 468-point mesh + irises (learned, analysis.models),
+                      head pose from the mesh                         (analysis.face)
     WorkingFramed     crop to the face (+ margin) and resample to the working size
     ToLinearRGBd      sRGB -> linear light, float32, on the chosen torch device
     WhiteBalanced     grey-pixel gains (re-selected after balancing) from the scene
                       around the face, in linear light
     ToLabd            CIELAB (D65) in float
-    FaceZonesd        skin mask + zone masks (or region ``skin`` on a close-up)
+    FaceZonesd        skin mask + zone polygons over the mesh, zones seen past 60 deg left
+                      out (or region ``skin`` on a close-up)          (analysis.zones)
     QualityGated      sharpness, clipping, face size, colour cast, glare
+    ViewCheckd        the claimed view against the measured yaw (warning), a pose beyond
+                      the mesh's range (blocking)
     Measured          the six concern measures (skipped for an unusable photo)
 
 Working resolution: a face photo is cropped to the face template's extent and resampled
@@ -50,7 +54,14 @@ from analysis.color import (
     to_unit_float,
 )
 from analysis.errors import AnalysisError, InputRejected
-from analysis.face import FaceGeometry, detect_face, estimate_spacing_mm, face_regions, skin_regions
+from analysis.face import (
+    MAX_YAW_DEG,
+    FaceDetector,
+    FaceGeometry,
+    estimate_spacing,
+    face_regions,
+    skin_regions,
+)
 from analysis.keys import NOT_ASSESSED
 from analysis.measures import unresolved
 from analysis.measures.base import ConcernOutput, SkinImage
@@ -71,6 +82,7 @@ from analysis.types import (
     MapKind,
     Measurement,
     NotAssessed,
+    QualityIssue,
     QualityResult,
     Region,
     Spacing,
@@ -94,6 +106,8 @@ __all__ = [
     "ToLabd",
     "ToLinearRGB",
     "ToLinearRGBd",
+    "ViewCheck",
+    "ViewCheckd",
     "WhiteBalance",
     "WhiteBalanced",
     "WorkingFrame",
@@ -147,11 +161,48 @@ class Frame:
 
 
 class DetectFace(Transform):
-    """``(H, W, 3)`` RGB -> :class:`FaceGeometry` or None (non-face views: always None)."""
+    """``(H, W, 3)`` RGB -> :class:`FaceGeometry` or None (non-face views: always None).
+
+    Parameters
+    ----------
+    detector
+        The face model with its thresholds (default: one shared CPU instance).
+    """
+
+    def __init__(self, detector: FaceDetector | None = None) -> None:
+        self.detector = detector
+
+    def _detector(self) -> FaceDetector:
+        if self.detector is None:
+            self.detector = _shared_detector("cpu")
+        return self.detector
 
     def __call__(self, image: npt.NDArray[Any], view: View = View.FRONTAL) -> FaceGeometry | None:
         """Detect the face for a face view."""
-        return detect_face(image, view) if View(view).is_face else None
+        return self.batch([image], [view])[0]
+
+    def batch(
+        self, images: Sequence[npt.NDArray[Any]], views: Sequence[View]
+    ) -> list[FaceGeometry | None]:
+        """All face views of a study through the model as one batch."""
+        out: list[FaceGeometry | None] = [None] * len(images)
+        idx = [i for i, v in enumerate(views) if View(v).is_face]
+        if idx:
+            found = self._detector()([images[i] for i in idx])
+            for i, f in zip(idx, found, strict=True):
+                out[i] = f
+        return out
+
+
+def _shared_detector(device: str) -> FaceDetector:
+    """One detector per device for the process (the weights are loaded once)."""
+    det = _DETECTORS.get(device)
+    if det is None:
+        det = _DETECTORS[device] = FaceDetector(device)
+    return det
+
+
+_DETECTORS: dict[str, FaceDetector] = {}
 
 
 class WorkingFrame(Transform):
@@ -237,13 +288,78 @@ class ToLab(Transform):
 
 
 class FaceZones(Transform):
-    """CIELAB + face (working coordinates) -> skin mask and region masks."""
+    """CIELAB + face (working coordinates) -> skin mask and region masks.
+
+    Zones seen more obliquely than ``max_view_angle_deg`` are left out of the regions.
+    """
+
+    def __init__(self, max_view_angle_deg: float = 60.0) -> None:
+        if not 0.0 < max_view_angle_deg <= 90.0:
+            raise ValueError(f"max_view_angle_deg must be in (0, 90], got {max_view_angle_deg}")
+        self.max_view_angle_deg = max_view_angle_deg
 
     def __call__(  # type: ignore[override]
         self, lab: torch.Tensor, face: FaceGeometry | None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Zones on a face, else the skin mask as region ``skin``."""
-        return face_regions(lab, face) if face is not None else skin_regions(lab)
+        if face is None:
+            return skin_regions(lab)
+        return face_regions(lab, face, self.max_view_angle_deg)
+
+
+#: Yaw (deg) that separates a frontal from a three-quarter/lateral photo for the view check.
+VIEW_YAW_DEG = 20.0
+
+
+class ViewCheck(Transform):
+    """Quality issues from the head pose: the claimed view vs the measured yaw, and a pose
+    beyond the mesh's range.
+
+    A ``frontal`` photo should have ``|yaw| <= 20``; a ``left`` one ``yaw >= 20`` (the
+    patient's left side towards the camera), a ``right`` one ``yaw <= -20``. A mismatch is a
+    warning (``view_mismatch``): the label may be wrong, or the photo mirrored. ``|yaw| > 65``
+    is beyond the range the mesh was validated on (a full profile): blocking
+    (``pose_out_of_range``), the zones are not assessed.
+    """
+
+    def __call__(  # type: ignore[override]
+        self, quality: QualityResult, face: FaceGeometry | None, view: View
+    ) -> QualityResult:
+        """*quality* with the pose issues added."""
+        if face is None:
+            return quality
+        view = View(view)
+        yaw = face.pose.yaw_deg
+        issues: list[QualityIssue] = []
+        if abs(yaw) > MAX_YAW_DEG:
+            issues.append(
+                QualityIssue(
+                    "pose_out_of_range",
+                    f"The head is turned {yaw:+.0f} deg: beyond the face mesh's range "
+                    f"(+/-{MAX_YAW_DEG:.0f} deg, a near profile); zones are not assessed.",
+                    True,
+                )
+            )
+        seen = View.FRONTAL if abs(yaw) <= VIEW_YAW_DEG else (View.LEFT if yaw > 0 else View.RIGHT)
+        if view.is_face and seen is not view:
+            issues.append(
+                QualityIssue(
+                    "view_mismatch",
+                    f"The photo is labelled '{view}' but the measured head yaw is {yaw:+.0f} deg "
+                    f"(a '{seen}' view); check the view label or whether the photo is mirrored.",
+                    False,
+                )
+            )
+        if not issues:
+            return quality
+        all_issues = tuple(quality.issues) + tuple(issues)
+        return QualityResult(
+            usable=quality.usable and not any(i.blocking for i in issues),
+            issues=all_issues,
+            sharpness=quality.sharpness,
+            exposure_clipped_pct=quality.exposure_clipped_pct,
+            face_found=quality.face_found,
+        )
 
 
 class QualityGate(Transform):
@@ -336,16 +452,29 @@ class _Wrapper(MapTransform):
 
 
 class DetectFaced(_Wrapper):
-    """Dict wrapper of :class:`DetectFace`: reads ``image`` and ``description``, adds ``face``."""
+    """Dict wrapper of :class:`DetectFace`: ``keys`` (images) -> ``face_key``.
 
-    def __init__(self, keys: Hashable | Sequence[Hashable] = "image") -> None:
+    The view is read from ``description_key``. A face already present under ``face_key``
+    (detected for the whole study in one batch by :meth:`Analyzer.analyze_many`) is kept.
+    """
+
+    def __init__(
+        self,
+        keys: Hashable | Sequence[Hashable] = "image",
+        detector: FaceDetector | None = None,
+        description_key: Hashable = "description",
+        face_key: Hashable = "face",
+    ) -> None:
         super().__init__(keys)
-        self.t = DetectFace()
+        self.t = DetectFace(detector)
+        self.description_key = description_key
+        self.face_key = face_key
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
         for k in self.key_iterator(d):
-            d["face"] = self.t(d[k], d["description"].view)
+            if self.face_key not in d:
+                d[self.face_key] = self.t(d[k], d[self.description_key].view)
         return d
 
 
@@ -426,16 +555,25 @@ class ToLabd(_Wrapper):
 
 
 class FaceZonesd(_Wrapper):
-    """Dict wrapper of :class:`FaceZones`: ``lab`` + ``face_work`` -> ``skin``, ``regions``."""
+    """Dict wrapper of :class:`FaceZones`: ``keys`` (CIELAB) + ``face_key`` -> ``skin_key``,
+    ``regions_key``."""
 
-    def __init__(self, keys: Hashable | Sequence[Hashable] = "lab") -> None:
+    def __init__(
+        self,
+        keys: Hashable | Sequence[Hashable] = "lab",
+        face_key: Hashable = "face_work",
+        skin_key: Hashable = "skin",
+        regions_key: Hashable = "regions",
+        max_view_angle_deg: float = 60.0,
+    ) -> None:
         super().__init__(keys)
-        self.t = FaceZones()
+        self.t = FaceZones(max_view_angle_deg)
+        self.face_key, self.skin_key, self.regions_key = face_key, skin_key, regions_key
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
         for k in self.key_iterator(d):
-            d["skin"], d["regions"] = self.t(d[k], d["face_work"])
+            d[self.skin_key], d[self.regions_key] = self.t(d[k], d[self.face_key])
         return d
 
 
@@ -456,6 +594,26 @@ class QualityGated(_Wrapper):
             d["quality"] = self.t(
                 d[k], d["work"], d["face"], d["description"].view, d["skin"], d["wb_gains"]
             )
+        return d
+
+
+class ViewCheckd(_Wrapper):
+    """Dict wrapper of :class:`ViewCheck`: updates ``keys`` (the quality verdict)."""
+
+    def __init__(
+        self,
+        keys: Hashable | Sequence[Hashable] = "quality",
+        face_key: Hashable = "face",
+        description_key: Hashable = "description",
+    ) -> None:
+        super().__init__(keys)
+        self.t = ViewCheck()
+        self.face_key, self.description_key = face_key, description_key
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for k in self.key_iterator(d):
+            d[k] = self.t(d[k], d[self.face_key], d[self.description_key].view)
         return d
 
 
@@ -567,6 +725,11 @@ class Analyzer:
         Working resolution (see the module docstring).
     thresholds
         Quality gate limits.
+    face_detector
+        The face model with its thresholds (default: one shared instance per device, so
+        the weights are loaded once per process).
+    max_view_angle_deg
+        A zone seen more obliquely than this in a photo is not measured in it.
     cpu_workers
         CPU only: how many measures run concurrently (default: ``torch.get_num_threads()``
         when the analyzer is built, i.e. the cores PyTorch was given). During
@@ -585,9 +748,12 @@ class Analyzer:
         working_face_px: int = 800,
         working_long_side: int = 1600,
         thresholds: QualityThresholds | None = None,
+        face_detector: FaceDetector | None = None,
+        max_view_angle_deg: float = 60.0,
         cpu_workers: int | None = None,
     ) -> None:
         self.device = resolve_device(device)
+        self._detector = face_detector
         if cpu_workers is not None and cpu_workers < 1:
             raise ValueError(f"cpu_workers must be >= 1, got {cpu_workers}")
         self.cpu_workers = max(1, torch.get_num_threads()) if cpu_workers is None else cpu_workers
@@ -595,13 +761,14 @@ class Analyzer:
         self.score_fn = score_fn if score_fn is not None else _default_scores()
         self.transform = Compose(
             [
-                DetectFaced(),
+                DetectFaced(detector=face_detector),
                 WorkingFramed(working_face_px=working_face_px, working_long_side=working_long_side),
                 ToLinearRGBd(self.device),
                 WhiteBalanced(),
                 ToLabd(),
-                FaceZonesd(),
+                FaceZonesd(max_view_angle_deg=max_view_angle_deg),
                 QualityGated(thresholds=thresholds),
+                ViewCheckd(),
                 _SpacingD(),
                 Measured(self.measures, workers=self.cpu_workers),
             ],
@@ -609,7 +776,18 @@ class Analyzer:
         )
         logger.info("analyzer ready on %s with %d measures", self.device, len(self.measures))
 
-    def analyze(self, image: npt.NDArray[Any], description: ImageDescription) -> ImageResult:
+    @property
+    def face_detector(self) -> FaceDetector:
+        """The face model on this analyzer's device (loaded on first use)."""
+        if self._detector is None:
+            self._detector = _shared_detector(str(self.device))
+        return self._detector
+
+    def analyze(
+        self,
+        image: npt.NDArray[Any],
+        description: ImageDescription,
+    ) -> ImageResult:
         """Analyse one ``(H, W, 3)`` uint8/uint16 RGB photo.
 
         Raises
@@ -619,6 +797,17 @@ class Analyzer:
         AnalysisError
             A measure failed.
         """
+        image = self._check(image)
+        data: dict[Hashable, Any] = {"image": image, "description": description}
+        with torch.inference_mode(), self._threads():
+            if description.view.is_face:
+                data["face"] = self.face_detector([image])[0]
+            d = self.transform(data)
+        return self._assemble(d)
+
+    @staticmethod
+    def _check(image: Any) -> npt.NDArray[Any]:
+        """The photo, validated (writable, for ``torch.from_numpy``)."""
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
             raise InputRejected(
                 f"image must be an (H, W, 3) array, got shape {getattr(image, 'shape', None)}"
@@ -627,11 +816,8 @@ class Analyzer:
             raise InputRejected(f"image dtype must be uint8 or uint16, got {image.dtype}")
         if min(image.shape[:2]) < 16:
             raise InputRejected(f"image is too small: {image.shape[:2]}")
-        if not image.flags.writeable:  # torch.from_numpy needs a writable array
-            image = image.copy()
-        with torch.inference_mode(), self._threads():
-            d = self.transform({"image": image, "description": description})
-        return self._assemble(d)
+        out: npt.NDArray[Any] = image if image.flags.writeable else image.copy()
+        return out
 
     @contextmanager
     def _threads(self) -> Iterator[None]:
@@ -649,8 +835,27 @@ class Analyzer:
     def analyze_many(
         self, items: Iterable[tuple[npt.NDArray[Any], ImageDescription]]
     ) -> AnalysisResult:
-        """Analyse several photos (one study) together."""
-        return AnalysisResult(images=tuple(self.analyze(img, desc) for img, desc in items))
+        """Analyse several photos (one study) together.
+
+        The face views go through the face model as one batch (one forward pass per network
+        on a GPU); the rest of the analysis runs photo by photo.
+        """
+        checked = [(self._check(img), desc) for img, desc in items]
+        face_idx = [i for i, (_, desc) in enumerate(checked) if desc.view.is_face]
+        faces: dict[int, FaceGeometry | None] = {}
+        if face_idx:
+            with torch.inference_mode(), self._threads():
+                found = self.face_detector([checked[i][0] for i in face_idx])
+            faces = dict(zip(face_idx, found, strict=True))
+        results = []
+        for i, (img, desc) in enumerate(checked):
+            data: dict[Hashable, Any] = {"image": img, "description": desc}
+            if i in faces:
+                data["face"] = faces[i]
+            with torch.inference_mode(), self._threads():
+                d = self.transform(data)
+            results.append(self._assemble(d))
+        return AnalysisResult(images=tuple(results))
 
     def _assemble(self, d: Mapping[Hashable, Any]) -> ImageResult:
         q: QualityResult = d["quality"]
@@ -678,9 +883,14 @@ class Analyzer:
             )
         dropped = {n.key for n in not_assessed}
         box = None
+        pose = None
+        angles: dict[str, float] = {}
         if face is not None:
             bx, by, bw, bh = face.box
             box = (round(bx), round(by), round(bw), round(bh))
+            pose = face.pose
+            angles = face.view_angles()
+            not_assessed += _hidden_zones(angles, d["regions"], face.in_range)
         if not q.usable:
             return ImageResult(
                 description=d["description"],
@@ -690,6 +900,8 @@ class Analyzer:
                 measurements=tuple(measurements),
                 not_assessed=not_assessed,
                 face_box=box,
+                pose=pose,
+                zone_view_angles=angles,
             )
         maps: list[FeatureMap] = []
         for out in d["outputs"]:
@@ -721,11 +933,30 @@ class Analyzer:
             maps=tuple(maps),
             not_assessed=not_assessed,
             face_box=box,
+            pose=pose,
+            zone_view_angles=angles,
         )
 
 
+def _hidden_zones(
+    angles: Mapping[str, float], regions: Mapping[str, Any], in_range: bool
+) -> tuple[NotAssessed, ...]:
+    """``zone.<name>`` not assessed for each zone this view does not measure, with why."""
+    out = []
+    for name, angle in angles.items():
+        if name in regions:
+            continue
+        if not in_range:
+            why = f"the head pose is beyond the face mesh's range (|yaw| > {MAX_YAW_DEG:.0f} deg)"
+        else:
+            why = f"seen at {angle:.0f} deg in this view (limit 60 deg); measured in another view"
+            why += " of the study if it has one"
+        out.append(NotAssessed(f"zone.{name}", why))
+    return tuple(out)
+
+
 class _SpacingD(MapTransform):
-    """Pixel spacing: from the description, else estimated from the eyes, else unknown.
+    """Pixel spacing: from the description, else estimated from the iris, else unknown.
 
     Adds ``spacing`` (source pixels, reported), ``spacing_work`` (working pixels, or None) and
     ``scale_work`` (working pixels, always positive: sizes the measures' filters).
@@ -739,18 +970,20 @@ class _SpacingD(MapTransform):
         desc: ImageDescription = d["description"]
         fr: Frame = d["frame"]
         face: FaceGeometry | None = d["face"]
-        est = estimate_spacing_mm(face)
+        est = estimate_spacing(face)
         if desc.spacing_mm is not None:
             spacing = Spacing(desc.spacing_mm, SpacingSource.PIXEL_SPACING)
         elif est is not None:
-            spacing = Spacing(est, SpacingSource.ESTIMATED)
+            spacing = Spacing(
+                est.spacing_mm, SpacingSource.ESTIMATED, est.method, est.uncertainty_pct
+            )
         else:
             spacing = Spacing(None, SpacingSource.UNKNOWN)
         d["spacing"] = spacing
         d["spacing_work"] = None if spacing.value is None else spacing.value / fr.scale
         if spacing.value is not None:
             scale_src = spacing.value
-        elif face is not None:  # box-only face: nominal adult face width ~ 140 mm
+        elif face is not None:  # no usable iris: nominal adult face width ~ 140 mm
             scale_src = 140.0 / max(face.box[2], 1.0)
         else:
             fov = NOMINAL_FOV_MM.get(desc.view, NOMINAL_FOV_MM[View.CLOSE_UP])

@@ -20,6 +20,7 @@ __all__ = [
     "ZONES",
     "AnalysisResult",
     "FeatureMap",
+    "HeadPose",
     "ImageDescription",
     "ImageResult",
     "MapKind",
@@ -66,6 +67,8 @@ class Region(StrEnum):
     NOSE = "nose"
     CHEEK_LEFT = "cheek_left"
     CHEEK_RIGHT = "cheek_right"
+    NASOLABIAL_LEFT = "nasolabial_left"
+    NASOLABIAL_RIGHT = "nasolabial_right"
     PERIORAL = "perioral"
     CHIN = "chin"
     FACE = "face"
@@ -74,7 +77,7 @@ class Region(StrEnum):
     U_ZONE = "u_zone"  # cheeks + jaw line, for shine
 
 
-#: The nine facial zones, in display order. Left/right are the patient's left and right.
+#: The eleven facial zones, in display order. Left/right are the patient's left and right.
 ZONES: tuple[Region, ...] = (
     Region.FOREHEAD,
     Region.GLABELLA,
@@ -83,6 +86,8 @@ ZONES: tuple[Region, ...] = (
     Region.NOSE,
     Region.CHEEK_LEFT,
     Region.CHEEK_RIGHT,
+    Region.NASOLABIAL_LEFT,
+    Region.NASOLABIAL_RIGHT,
     Region.PERIORAL,
     Region.CHIN,
 )
@@ -136,16 +141,52 @@ class ImageDescription:
 
 @dataclass(frozen=True, slots=True)
 class Spacing:
-    """Pixel spacing used for lengths and areas, and where it came from."""
+    """Pixel spacing used for lengths and areas, and where it came from.
+
+    An ``estimated`` spacing names its ``method`` (``iris``: the horizontal visible iris
+    diameter; ``ipd``: the inter-pupillary distance) and its relative uncertainty (one
+    standard deviation, in %).
+    """
 
     value: float | None
     source: SpacingSource
+    method: str | None = None
+    uncertainty_pct: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "source", SpacingSource(self.source))
         _check_positive("value", self.value)
+        _check_positive("uncertainty_pct", self.uncertainty_pct)
         if (self.value is None) != (self.source is SpacingSource.UNKNOWN):
             raise ValueError("spacing value is None exactly when its source is unknown")
+
+
+@dataclass(frozen=True, slots=True)
+class HeadPose:
+    """Head pose of a photo, in degrees, measured from the face mesh (:mod:`analysis.zones`).
+
+    ``yaw_deg`` is positive when the patient's left side is turned towards the camera (a
+    ``left`` view, about +45 on a three-quarter view), ``pitch_deg`` positive with the chin
+    raised, ``roll_deg`` positive when the image-right eye is lower.
+    """
+
+    yaw_deg: float
+    pitch_deg: float
+    roll_deg: float
+
+    def __post_init__(self) -> None:
+        for name in ("yaw_deg", "pitch_deg", "roll_deg"):
+            v = getattr(self, name)
+            if not math.isfinite(v) or abs(v) > 180.0:
+                raise ValueError(f"{name} must be a finite angle in [-180, 180], got {v!r}")
+
+    def to_json(self) -> dict[str, float]:
+        """``{"yaw_deg": .., "pitch_deg": .., "roll_deg": ..}`` rounded to 0.1 deg."""
+        return {
+            "yaw_deg": round(self.yaw_deg, 1),
+            "pitch_deg": round(self.pitch_deg, 1),
+            "roll_deg": round(self.roll_deg, 1),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +289,10 @@ class ImageResult:
     maps: tuple[FeatureMap, ...] = ()
     not_assessed: tuple[NotAssessed, ...] = ()
     face_box: tuple[int, int, int, int] | None = None  # x, y, w, h
+    #: Head pose from the face mesh (None without a mesh).
+    pose: HeadPose | None = None
+    #: Per zone: the angle (deg) at which this photo sees it; past 60 it is not measured.
+    zone_view_angles: dict[str, float] = field(default_factory=dict)
 
     @property
     def source(self) -> str:
@@ -281,7 +326,9 @@ class ImageResult:
                 "exposure_clipped_pct": round(q.exposure_clipped_pct, 4),
             },
             "face_found": q.face_found,
-            "spacing_mm": {"value": self.spacing.value, "source": str(self.spacing.source)},
+            "spacing_mm": _spacing_json(self.spacing),
+            "pose": None if self.pose is None else self.pose.to_json(),
+            "zone_view_angles_deg": {k: round(v, 1) for k, v in self.zone_view_angles.items()},
             "measurements": [
                 {"key": m.key, "region": m.region, "value": _num(m.value), "unit": m.unit}
                 for m in self.measurements
@@ -289,6 +336,15 @@ class ImageResult:
             "scores": {k: round(v, 1) for k, v in self.scores.items()},
             "not_assessed": [{"key": n.key, "reason": n.reason} for n in self.not_assessed],
         }
+
+
+def _spacing_json(s: Spacing) -> dict[str, Any]:
+    out: dict[str, Any] = {"value": s.value, "source": str(s.source)}
+    if s.method is not None:
+        out["method"] = s.method
+    if s.uncertainty_pct is not None:
+        out["uncertainty_pct"] = round(s.uncertainty_pct, 2)
+    return out
 
 
 def _num(v: float) -> float | int:

@@ -137,9 +137,32 @@ KEY_CODES: dict[str, str] = {
 SCORE_CODES: dict[str, str] = {c: f"SCORE-{c[:3].upper()}" for c in CONCERNS}
 
 #: concern not assessed -> 99DRMN code value.
-NOT_ASSESSED_CODES: dict[str, str] = {"hydration": "NA-HYDRATION", "uv_damage": "NA-UVDAMAGE"}
+NOT_ASSESSED_CODES: dict[str, str] = {
+    "hydration": "NA-HYDRATION",
+    "uv_damage": "NA-UVDAMAGE",
+    # a zone this photo does not measure (seen too obliquely, or the pose beyond the mesh)
+    "zone.forehead": "NA-Z-FOREHEAD",
+    "zone.glabella": "NA-Z-GLABELLA",
+    "zone.periorbital_left": "NA-Z-PERIORB-L",
+    "zone.periorbital_right": "NA-Z-PERIORB-R",
+    "zone.nose": "NA-Z-NOSE",
+    "zone.cheek_left": "NA-Z-CHEEK-L",
+    "zone.cheek_right": "NA-Z-CHEEK-R",
+    "zone.nasolabial_left": "NA-Z-NASOLAB-L",
+    "zone.nasolabial_right": "NA-Z-NASOLAB-R",
+    "zone.perioral": "NA-Z-PERIORAL",
+    "zone.chin": "NA-Z-CHIN",
+}
 
-_NOT_ASSESSED_MEANINGS = {"hydration": "Skin hydration", "uv_damage": "UV damage"}
+_NOT_ASSESSED_MEANINGS = {
+    "hydration": "Skin hydration",
+    "uv_damage": "UV damage",
+    **{
+        k: f"Zone not measured in this view: {k.removeprefix('zone.').replace('_', ' ')}"
+        for k in NOT_ASSESSED_CODES
+        if k.startswith("zone.")
+    },
+}
 
 #: quality issue code (analysis.types.QualityIssue.code) -> 99DRMN code value.
 QUALITY_ISSUE_CODES: dict[str, str] = {
@@ -150,6 +173,8 @@ QUALITY_ISSUE_CODES: dict[str, str] = {
     "low_resolution": "QI-LOWRES",
     "colour_cast": "QI-CAST",
     "glare": "QI-GLARE",
+    "view_mismatch": "QI-VIEW",
+    "pose_out_of_range": "QI-POSE",
 }
 
 #: feature map name -> (99DRMN code value, meaning).
@@ -372,6 +397,7 @@ _FOREHEAD = sct("68698007", "Skin of forehead")
 _EYE_REGION = sct("362916000", "Skin of eye region")
 _CHEEK = sct("36141000", "Skin of cheek")
 _FACE = sct("73897004", "Skin of face")
+_NASOLABIAL = sct("37108007", "Skin of nasolabial fold")  # CID 4029
 
 #: region (analysis.types.Region value) -> coded site. CID 4029 concepts only.
 ZONE_SITES: dict[str, ZoneSite] = {
@@ -382,6 +408,8 @@ ZONE_SITES: dict[str, ZoneSite] = {
     "nose": ZoneSite(sct("113179006", "Skin of nose")),
     "cheek_left": ZoneSite(_CHEEK, _LEFT),
     "cheek_right": ZoneSite(_CHEEK, _RIGHT),
+    "nasolabial_left": ZoneSite(_NASOLABIAL, _LEFT),
+    "nasolabial_right": ZoneSite(_NASOLABIAL, _RIGHT),
     "perioral": ZoneSite(sct("110488009", "Skin of perioral region of face")),
     "chin": ZoneSite(sct("23747009", "Skin of chin")),
     "face": ZoneSite(_FACE),
