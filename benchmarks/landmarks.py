@@ -48,7 +48,7 @@ import numpy.typing as npt  # noqa: E402
 import torch  # noqa: E402
 
 from analysis.color import linear_rgb_to_lab, srgb_to_linear, to_unit_float  # noqa: E402
-from analysis.face import FaceDetector, FaceGeometry, face_regions  # noqa: E402
+from analysis.face import FaceDetector, FaceGeometry, estimate_spacing, face_regions  # noqa: E402
 from analysis.zones import (  # noqa: E402
     JAW_EXTENSION,
     LANDMARKS,
@@ -317,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear report
     total = 0
     times: list[float] = []
     probe_ok: dict[str, list[bool]] = {}
+    ipd_mm: list[float] = []
     wrong: list[str] = []
     with torch.inference_mode():
         detector([load_rgb(neutral[0])])  # warm-up
@@ -337,6 +338,9 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear report
                 continue
             t = named_points(read_tem(tem_path))
             ipd = float(np.linalg.norm(t["pupil_left"] - t["pupil_right"]))
+            est = estimate_spacing(face)
+            if est is not None:
+                ipd_mm.append(face.iod_px * est.spacing_mm)
             for g, names in GROUPS.items():
                 for n in names:
                     errors[g].append(float(np.linalg.norm(model_point(face, n) - t[n])) / ipd)
@@ -359,6 +363,12 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901 - a linear report
                 f"| {g} | {len(v)} | {100 * statistics.median(v):.2f} | {100 * _pct(v, 95):.2f} |"
             )
     print(f"\nDetected: {detected} of {total} photos (neutral, smiling, lisa, zoom)")
+    if ipd_mm:
+        print(
+            f"\nInter-pupillary distance implied by the iris scale (neutral faces): median "
+            f"{statistics.median(ipd_mm):.1f} mm, 5th-95th percentile {_pct(ipd_mm, 5):.1f}-"
+            f"{_pct(ipd_mm, 95):.1f} mm (adults: 63 +/- 3.8 mm, Dodgson 2004)"
+        )
     n_ok = sum(sum(v) for v in probe_ok.values())
     n_all = sum(len(v) for v in probe_ok.values())
     print(f"\nZone probes: {n_ok} of {n_all} right ({100 * n_ok / max(n_all, 1):.1f} %)\n")
