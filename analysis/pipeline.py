@@ -62,6 +62,7 @@ from analysis.face import (
     face_regions,
     skin_regions,
 )
+from analysis.fusion import fused
 from analysis.keys import NOT_ASSESSED
 from analysis.measures import unresolved
 from analysis.measures.base import ConcernOutput, SkinImage
@@ -838,7 +839,8 @@ class Analyzer:
         """Analyse several photos (one study) together.
 
         The face views go through the face model as one batch (one forward pass per network
-        on a GPU); the rest of the analysis runs photo by photo.
+        on a GPU); the rest of the analysis runs photo by photo. The result carries the
+        study-level values (:func:`analysis.fusion.fuse`).
         """
         checked = [(self._check(img), desc) for img, desc in items]
         face_idx = [i for i, (_, desc) in enumerate(checked) if desc.view.is_face]
@@ -855,7 +857,7 @@ class Analyzer:
             with torch.inference_mode(), self._threads():
                 d = self.transform(data)
             results.append(self._assemble(d))
-        return AnalysisResult(images=tuple(results))
+        return fused(AnalysisResult(images=tuple(results)))
 
     def _assemble(self, d: Mapping[Hashable, Any]) -> ImageResult:
         q: QualityResult = d["quality"]

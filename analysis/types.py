@@ -9,10 +9,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from analysis.fusion import StudyFusion
 
 __all__ = [
     "ALGORITHM_NAME",
@@ -358,12 +361,17 @@ class AnalysisResult:
     images: tuple[ImageResult, ...]
     algorithm_name: str = ALGORITHM_NAME
     algorithm_version: str = ALGORITHM_VERSION
+    #: Study-level values, each zone from the view that sees it best (:mod:`analysis.fusion`).
+    study: StudyFusion | None = None
 
     def to_json(self, outputs: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The JSON document of DESIGN.md §5."""
-        return {
+        """The JSON document of DESIGN.md §5 (plus ``study`` when the views were fused)."""
+        out: dict[str, Any] = {
             "schema": "dermnode.analysis/1",
             "algorithm": {"name": self.algorithm_name, "version": self.algorithm_version},
             "images": [i.to_json() for i in self.images],
-            "outputs": outputs or {},
         }
+        if self.study is not None:
+            out["study"] = self.study.to_json()
+        out["outputs"] = outputs or {}
+        return out

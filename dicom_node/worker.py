@@ -48,6 +48,7 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from analysis.errors import DermNodeError, InputRejected
+from analysis.fusion import fused
 from analysis.progress import Comparison
 from analysis.scores import compute_scores
 from analysis.treatment import (
@@ -317,7 +318,7 @@ class AnalysisWorker:
                 pixels, desc = item
                 shape = (int(pixels.shape[0]), int(pixels.shape[1])) if pixels.ndim >= 2 else (0, 0)
                 images.append(_unusable(desc.source, shape, str(exc), desc))
-        result = AnalysisResult(images=tuple(images))
+        result = fused(AnalysisResult(images=tuple(images)))  # + study-level values per zone
         digest = set_digest([i.sop_instance_uid for i in instances])
         out_dir = private_dir(self.results_dir / f"job-{job_id}" / digest)
         photos: list[npt.NDArray[np.uint8] | None] = [
