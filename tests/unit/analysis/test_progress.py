@@ -293,9 +293,26 @@ TREATED_ZONES = ("forehead", "chin")
 TREATED_IMPROVED = {("forehead", "pigmentation.melanin_index"), ("chin", "redness.erythema_index")}
 
 
+def _away_from_neighbours(zones: dict[str, np.ndarray], zone: str, soft_px: float) -> np.ndarray:
+    """*zone* minus a band of 3 x the edit's feather around every other zone.
+
+    The mesh zones share their borders (the forehead's lower edge is the glabella's upper
+    one, the chin meets the perioral zone and the cheeks): a feathered edit over the whole
+    zone also changed its neighbours, which the truth below says are untreated.
+    """
+    r = round(3 * soft_px)
+    others = np.zeros_like(zones[zone], dtype=np.uint8)
+    for name, m in zones.items():
+        if name not in (zone, "face"):
+            others |= m.astype(np.uint8)
+    near = cv2.dilate(others, np.ones((2 * r + 1, 2 * r + 1), np.uint8)) > 0
+    return zones[zone] & ~near
+
+
 def _treat(base: np.ndarray, zones: dict[str, np.ndarray]) -> np.ndarray:
-    treated = _remove_od(base, zones["forehead"], PHANTOM_MELANIN, MELANIN_OD, 6.0)
-    chin = cv2.erode(zones["chin"].astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    forehead = _away_from_neighbours(zones, "forehead", 6.0)
+    treated = _remove_od(base, forehead, PHANTOM_MELANIN, MELANIN_OD, 6.0)
+    chin = _away_from_neighbours(zones, "chin", 4.0)
     return _remove_od(treated, chin, PHANTOM_HAEMOGLOBIN, HB_OD, 4.0)
 
 
