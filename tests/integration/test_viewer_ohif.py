@@ -268,5 +268,6 @@ def test_sr_draws_zone_outlines_with_values(session: Session) -> None:
 def test_pdf_report_renders(session: Session) -> None:
     assert any("pdf" in e.lower() for e in session.pdf_embeds), session.pdf_embeds
     photo, report = session.white
-    # the report page fills a fifth of the viewport with white paper; the photo does not
-    assert report > 0.15 and report > 5 * photo, session.white
+    # the report page fills a fifth of the viewport with white paper; the photo (a studio
+    # portrait on a light background: about 5 % near white) adds far less
+    assert report > 0.15 and report > photo + 0.1, session.white
