@@ -203,6 +203,10 @@ CONCEPT_FEATURE_CATEGORY = drmn("F-CATEGORY", "Skin appearance feature")
 CONCEPT_MAP_CATEGORY = drmn("F-MAPCAT", "Skin appearance map")
 CONCEPT_FINDING_ZONE = drmn("FIND-ZONE", "Skin zone analysis")
 CONCEPT_FINDING_QUALITY = drmn("FIND-QA", "Image quality assessment")
+#: Head pose of a photo measured from the face mesh (analysis.types.HeadPose), in degrees.
+CONCEPT_HEAD_YAW = drmn("POSE-YAW", "Head yaw (patient's left towards camera)")
+CONCEPT_HEAD_PITCH = drmn("POSE-PITCH", "Head pitch (chin raised)")
+CONCEPT_HEAD_ROLL = drmn("POSE-ROLL", "Head roll (image-right eye lower)")
 _FIXED = (
     CONCEPT_PROCEDURE,
     CONCEPT_IMAGE_USABLE,
@@ -213,6 +217,9 @@ _FIXED = (
     CONCEPT_SPACING_ESTIMATED,
     CONCEPT_SPACING_UNKNOWN,
     CONCEPT_FEATURE_CATEGORY,
+    CONCEPT_HEAD_YAW,
+    CONCEPT_HEAD_PITCH,
+    CONCEPT_HEAD_ROLL,
     CONCEPT_MAP_CATEGORY,
     CONCEPT_FINDING_ZONE,
     CONCEPT_FINDING_QUALITY,

@@ -103,6 +103,9 @@ from integrations.codes import (
     CONCEPT_FACE_FOUND,
     CONCEPT_FINDING_QUALITY,
     CONCEPT_FINDING_ZONE,
+    CONCEPT_HEAD_PITCH,
+    CONCEPT_HEAD_ROLL,
+    CONCEPT_HEAD_YAW,
     CONCEPT_IMAGE_USABLE,
     CONCEPT_LABEL_BASELINE,
     CONCEPT_LABEL_PREVIOUS,
@@ -365,6 +368,28 @@ def _treatment_evaluations(support: TreatmentSupport) -> list[hd.sr.QualitativeE
     return out
 
 
+def _pose_measurements(
+    image: ImageResult, source: Dataset, *, with_image: bool
+) -> list[hd.sr.Measurement]:
+    """Head yaw, pitch and roll of the photo (degrees), where the face mesh measured them."""
+    if image.pose is None:
+        return []
+    refs = (
+        [hd.sr.SourceImageForMeasurement(str(source.SOPClassUID), str(source.SOPInstanceUID))]
+        if with_image
+        else None
+    )
+    pose = image.pose.to_json()
+    return [
+        hd.sr.Measurement(name=name, value=pose[key], unit=ucum("deg"), referenced_images=refs)
+        for name, key in (
+            (CONCEPT_HEAD_YAW, "yaw_deg"),
+            (CONCEPT_HEAD_PITCH, "pitch_deg"),
+            (CONCEPT_HEAD_ROLL, "roll_deg"),
+        )
+    ]
+
+
 def _quality_evaluations(image: ImageResult) -> list[hd.sr.QualitativeEvaluation]:
     q = image.quality
     out = [
@@ -435,6 +460,7 @@ def _group(
             )
             for concern, score in image.scores.items()
         ]
+        measurements += _pose_measurements(image, ctx.source, with_image=segment is None)
     evaluations = _quality_evaluations(image) if top else None
     if top and comparison is not None and evaluations is not None:
         evaluations.append(_comparison_evaluation(comparison))

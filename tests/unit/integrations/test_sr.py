@@ -363,3 +363,24 @@ def test_vl_photo_image_library_keeps_modality_xc(tmp_path: Path) -> None:
             codes_["110910"].MeasuredValueSequence[0].NumericValue,
             codes_["110911"].MeasuredValueSequence[0].NumericValue,
         ) == (fakes.ROWS, fakes.COLS)
+
+
+def test_head_pose_is_reported_in_degrees_on_the_photo_group(tmp_path: Path) -> None:
+    """Issue 12: the head pose measured from the mesh is in the SR (and absent without one)."""
+    from dataclasses import replace
+
+    from analysis.types import HeadPose
+
+    base = fakes.analysis_result()
+    posed = replace(base.images[0], pose=HeadPose(yaw_deg=31.24, pitch_deg=-4.0, roll_deg=2.5))
+    result = AnalysisResult(images=(posed, *base.images[1:]))
+    out = write_outputs(result, fakes.sources(), tmp_path)
+    groups = _groups(hd.sr.srread(out["sr"]).content)
+    face = {m.name.value: m for m in groups["frontal/face"].get_measurements()}
+    assert float(face["POSE-YAW"].value) == pytest.approx(31.2)
+    assert float(face["POSE-PITCH"].value) == pytest.approx(-4.0)
+    assert float(face["POSE-ROLL"].value) == pytest.approx(2.5)
+    assert face["POSE-YAW"].unit.value == "deg"
+    # the blurred left view has no mesh, so no pose
+    left = [m.name.value for m in groups["left/face"].get_measurements()]
+    assert not [n for n in left if n.startswith("POSE-")]
