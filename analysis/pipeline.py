@@ -101,6 +101,8 @@ __all__ = [
     "Frame",
     "Measure",
     "Measured",
+    "PixelSpacing",
+    "PixelSpacingd",
     "QualityGate",
     "QualityGated",
     "ToLab",
@@ -272,6 +274,26 @@ class WhiteBalance(Transform):
         if float(reference.float().mean()) < self.min_reference_fraction:
             return torch.ones(3, dtype=thumb_linear.dtype, device=thumb_linear.device)
         return iterative_grey_gains(thumb_linear, reference, self.max_gain)
+
+    def scene_gains(
+        self, source: npt.NDArray[Any], face: FaceGeometry | None, device: torch.device
+    ) -> torch.Tensor:
+        """Gains ``(3,)`` from a thumbnail of the source photo (sRGB) outside the *face*."""
+        h, w = source.shape[:2]
+        f = min(1.0, _WB_THUMB_SIDE / max(h, w))
+        thumb = (
+            cv2.resize(source, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 else source
+        )
+        thumb_lin = srgb_to_linear(to_unit_float(np.ascontiguousarray(thumb), device))
+        reference = torch.zeros(thumb_lin.shape[1:], dtype=torch.bool, device=device)
+        if face is not None:
+            reference[:] = True
+            x0, y0, x1, y1 = face.extent()
+            reference[
+                max(0, math.floor(y0 * f)) : math.ceil(y1 * f),
+                max(0, math.floor(x0 * f)) : math.ceil(x1 * f),
+            ] = False
+        return self.gains(thumb_lin, reference)
 
     def __call__(  # type: ignore[override]
         self, rgb_linear: torch.Tensor, gains: torch.Tensor
@@ -480,78 +502,94 @@ class DetectFaced(_Wrapper):
 
 
 class WorkingFramed(_Wrapper):
-    """Dict wrapper of :class:`WorkingFrame`: adds ``work``, ``frame`` and ``face_work``."""
+    """Dict wrapper of :class:`WorkingFrame`: ``keys`` (photos) + ``face_key`` ->
+    ``work_key``, ``frame_key`` and ``face_work_key`` (the face in working coordinates)."""
 
-    def __init__(self, keys: Hashable | Sequence[Hashable] = "image", **kwargs: int) -> None:
+    def __init__(
+        self,
+        keys: Hashable | Sequence[Hashable] = "image",
+        face_key: Hashable = "face",
+        work_key: Hashable = "work",
+        frame_key: Hashable = "frame",
+        face_work_key: Hashable = "face_work",
+        **kwargs: int,
+    ) -> None:
         super().__init__(keys)
         self.t = WorkingFrame(**kwargs)
+        self.face_key, self.work_key = face_key, work_key
+        self.frame_key, self.face_work_key = frame_key, face_work_key
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
         for k in self.key_iterator(d):
-            work, fr = self.t(d[k], d["face"])
-            d["work"], d["frame"] = work, fr
-            face: FaceGeometry | None = d["face"]
-            d["face_work"] = None if face is None else face.transformed(fr.x0, fr.y0, fr.scale)
+            face: FaceGeometry | None = d[self.face_key]
+            work, fr = self.t(d[k], face)
+            d[self.work_key], d[self.frame_key] = work, fr
+            d[self.face_work_key] = (
+                None if face is None else face.transformed(fr.x0, fr.y0, fr.scale)
+            )
         return d
 
 
 class ToLinearRGBd(_Wrapper):
-    """Dict wrapper of :class:`ToLinearRGB`: ``work`` -> ``rgb_linear``."""
+    """Dict wrapper of :class:`ToLinearRGB`: ``keys`` (sRGB) -> ``output_key`` (linear)."""
 
-    def __init__(self, device: torch.device, keys: Hashable | Sequence[Hashable] = "work") -> None:
+    def __init__(
+        self,
+        device: torch.device,
+        keys: Hashable | Sequence[Hashable] = "work",
+        output_key: Hashable = "rgb_linear",
+    ) -> None:
         super().__init__(keys)
         self.t = ToLinearRGB(device)
+        self.output_key = output_key
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
         for k in self.key_iterator(d):
-            d["rgb_linear"] = self.t(d[k])
+            d[self.output_key] = self.t(d[k])
         return d
 
 
 class WhiteBalanced(_Wrapper):
-    """Dict wrapper of :class:`WhiteBalance`: gains from ``image`` outside the face."""
+    """Dict wrapper of :class:`WhiteBalance`: balances ``keys`` (linear RGB) with gains from
+    ``source_key`` (the photo) outside ``face_key``; the gains go to ``gains_key``."""
 
-    def __init__(self, keys: Hashable | Sequence[Hashable] = "rgb_linear", **kwargs: float) -> None:
+    def __init__(
+        self,
+        keys: Hashable | Sequence[Hashable] = "rgb_linear",
+        source_key: Hashable = "image",
+        face_key: Hashable = "face",
+        gains_key: Hashable = "wb_gains",
+        **kwargs: float,
+    ) -> None:
         super().__init__(keys)
         self.t = WhiteBalance(**kwargs)
+        self.source_key, self.face_key, self.gains_key = source_key, face_key, gains_key
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
-        src: npt.NDArray[Any] = d["image"]
-        h, w = src.shape[:2]
-        f = min(1.0, _WB_THUMB_SIDE / max(h, w))
-        thumb = cv2.resize(src, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 else src
         for k in self.key_iterator(d):
-            dev = d[k].device
-            thumb_lin = srgb_to_linear(to_unit_float(np.ascontiguousarray(thumb), dev))
-            reference = torch.zeros(thumb_lin.shape[1:], dtype=torch.bool, device=dev)
-            face: FaceGeometry | None = d["face"]
-            if face is not None:
-                reference[:] = True
-                x0, y0, x1, y1 = face.extent()
-                reference[
-                    max(0, math.floor(y0 * f)) : math.ceil(y1 * f),
-                    max(0, math.floor(x0 * f)) : math.ceil(x1 * f),
-                ] = False
-            gains = self.t.gains(thumb_lin, reference)
-            d["wb_gains"] = gains
+            gains = self.t.scene_gains(d[self.source_key], d[self.face_key], d[k].device)
+            d[self.gains_key] = gains
             d[k] = self.t(d[k], gains)
         return d
 
 
 class ToLabd(_Wrapper):
-    """Dict wrapper of :class:`ToLab`: ``rgb_linear`` -> ``lab``."""
+    """Dict wrapper of :class:`ToLab`: ``keys`` (linear RGB) -> ``output_key`` (CIELAB)."""
 
-    def __init__(self, keys: Hashable | Sequence[Hashable] = "rgb_linear") -> None:
+    def __init__(
+        self, keys: Hashable | Sequence[Hashable] = "rgb_linear", output_key: Hashable = "lab"
+    ) -> None:
         super().__init__(keys)
         self.t = ToLab()
+        self.output_key = output_key
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
         for k in self.key_iterator(d):
-            d["lab"] = self.t(d[k])
+            d[self.output_key] = self.t(d[k])
         return d
 
 
@@ -579,21 +617,35 @@ class FaceZonesd(_Wrapper):
 
 
 class QualityGated(_Wrapper):
-    """Dict wrapper of :class:`QualityGate`: adds ``quality``."""
+    """Dict wrapper of :class:`QualityGate`: ``keys`` (photos) + the working image, face,
+    description, skin mask and white-balance gains -> ``quality_key``."""
 
     def __init__(
         self,
         keys: Hashable | Sequence[Hashable] = "image",
         thresholds: QualityThresholds | None = None,
+        work_key: Hashable = "work",
+        face_key: Hashable = "face",
+        description_key: Hashable = "description",
+        skin_key: Hashable = "skin",
+        gains_key: Hashable = "wb_gains",
+        quality_key: Hashable = "quality",
     ) -> None:
         super().__init__(keys)
         self.t = QualityGate(thresholds)
+        self.work_key, self.face_key, self.description_key = work_key, face_key, description_key
+        self.skin_key, self.gains_key, self.quality_key = skin_key, gains_key, quality_key
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
         for k in self.key_iterator(d):
-            d["quality"] = self.t(
-                d[k], d["work"], d["face"], d["description"].view, d["skin"], d["wb_gains"]
+            d[self.quality_key] = self.t(
+                d[k],
+                d[self.work_key],
+                d[self.face_key],
+                d[self.description_key].view,
+                d[self.skin_key],
+                d[self.gains_key],
             )
         return d
 
@@ -619,9 +671,10 @@ class ViewCheckd(_Wrapper):
 
 
 class Measured(_Wrapper):
-    """Dict wrapper of :class:`Measure`: builds the :class:`SkinImage`, adds ``outputs``.
+    """Dict wrapper of :class:`Measure`: builds the :class:`SkinImage` from ``keys`` (linear
+    RGB) and the CIELAB, skin, zone and scale entries, and puts the outputs in ``output_key``.
 
-    Nothing is measured on an unusable photo (``outputs`` is empty).
+    Nothing is measured on an unusable photo (the outputs are empty).
     """
 
     def __init__(
@@ -629,25 +682,35 @@ class Measured(_Wrapper):
         measures: Sequence[MeasureFn],
         keys: Hashable | Sequence[Hashable] = "rgb_linear",
         workers: int = 1,
+        quality_key: Hashable = "quality",
+        lab_key: Hashable = "lab",
+        skin_key: Hashable = "skin",
+        regions_key: Hashable = "regions",
+        spacing_key: Hashable = "spacing_work",
+        scale_key: Hashable = "scale_work",
+        output_key: Hashable = "outputs",
     ) -> None:
         super().__init__(keys)
         self.t = Measure(measures, workers)
+        self.quality_key, self.lab_key, self.skin_key = quality_key, lab_key, skin_key
+        self.regions_key, self.spacing_key, self.scale_key = regions_key, spacing_key, scale_key
+        self.output_key = output_key
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
-        d["outputs"] = []
-        if not d["quality"].usable:
+        d[self.output_key] = []
+        if not d[self.quality_key].usable:
             return d
         for k in self.key_iterator(d):
             img = SkinImage(
                 rgb_linear=d[k],
-                lab=d["lab"],
-                skin=d["skin"],
-                regions=d["regions"],
-                spacing_mm=d["spacing_work"],
-                scale_mm=d["scale_work"],
+                lab=d[self.lab_key],
+                skin=d[self.skin_key],
+                regions=d[self.regions_key],
+                spacing_mm=d[self.spacing_key],
+                scale_mm=d[self.scale_key],
             )
-            d["outputs"] = self.t(img)
+            d[self.output_key] = self.t(img)
         return d
 
 
@@ -770,7 +833,7 @@ class Analyzer:
                 FaceZonesd(max_view_angle_deg=max_view_angle_deg),
                 QualityGated(thresholds=thresholds),
                 ViewCheckd(),
-                _SpacingD(),
+                PixelSpacingd(),
                 Measured(self.measures, workers=self.cpu_workers),
             ],
             log_stats=False,
@@ -957,38 +1020,63 @@ def _hidden_zones(
     return tuple(out)
 
 
-class _SpacingD(MapTransform):
+class PixelSpacing(Transform):
     """Pixel spacing: from the description, else estimated from the iris, else unknown.
 
-    Adds ``spacing`` (source pixels, reported), ``spacing_work`` (working pixels, or None) and
-    ``scale_work`` (working pixels, always positive: sizes the measures' filters).
+    Returns ``(spacing, spacing_work, scale_work)``: the reported spacing (source pixels),
+    the spacing of a working pixel (or None) and the scale of a working pixel (always
+    positive: it sizes the measures' filters).
     """
 
-    def __init__(self) -> None:
-        super().__init__("description")
-
-    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
-        d = dict(data)
-        desc: ImageDescription = d["description"]
-        fr: Frame = d["frame"]
-        face: FaceGeometry | None = d["face"]
+    def __call__(  # type: ignore[override]
+        self, description: ImageDescription, frame: Frame, face: FaceGeometry | None
+    ) -> tuple[Spacing, float | None, float]:
+        """The spacing of a photo analysed in *frame*."""
         est = estimate_spacing(face)
-        if desc.spacing_mm is not None:
-            spacing = Spacing(desc.spacing_mm, SpacingSource.PIXEL_SPACING)
+        if description.spacing_mm is not None:
+            spacing = Spacing(description.spacing_mm, SpacingSource.PIXEL_SPACING)
         elif est is not None:
             spacing = Spacing(
                 est.spacing_mm, SpacingSource.ESTIMATED, est.method, est.uncertainty_pct
             )
         else:
             spacing = Spacing(None, SpacingSource.UNKNOWN)
-        d["spacing"] = spacing
-        d["spacing_work"] = None if spacing.value is None else spacing.value / fr.scale
+        spacing_work = None if spacing.value is None else spacing.value / frame.scale
         if spacing.value is not None:
             scale_src = spacing.value
         elif face is not None:  # no usable iris: nominal adult face width ~ 140 mm
             scale_src = 140.0 / max(face.box[2], 1.0)
         else:
-            fov = NOMINAL_FOV_MM.get(desc.view, NOMINAL_FOV_MM[View.CLOSE_UP])
-            scale_src = fov / max(fr.source_shape)
-        d["scale_work"] = scale_src / fr.scale
+            fov = NOMINAL_FOV_MM.get(description.view, NOMINAL_FOV_MM[View.CLOSE_UP])
+            scale_src = fov / max(frame.source_shape)
+        return spacing, spacing_work, scale_src / frame.scale
+
+
+class PixelSpacingd(_Wrapper):
+    """Dict wrapper of :class:`PixelSpacing`: ``keys`` (descriptions) + ``frame_key`` +
+    ``face_key`` -> ``spacing_key``, ``spacing_work_key``, ``scale_work_key``."""
+
+    def __init__(
+        self,
+        keys: Hashable | Sequence[Hashable] = "description",
+        frame_key: Hashable = "frame",
+        face_key: Hashable = "face",
+        spacing_key: Hashable = "spacing",
+        spacing_work_key: Hashable = "spacing_work",
+        scale_work_key: Hashable = "scale_work",
+    ) -> None:
+        super().__init__(keys)
+        self.t = PixelSpacing()
+        self.frame_key, self.face_key = frame_key, face_key
+        self.spacing_key, self.spacing_work_key = spacing_key, spacing_work_key
+        self.scale_work_key = scale_work_key
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for k in self.key_iterator(d):
+            (
+                d[self.spacing_key],
+                d[self.spacing_work_key],
+                d[self.scale_work_key],
+            ) = self.t(d[k], d[self.frame_key], d[self.face_key])
         return d
