@@ -8,7 +8,9 @@ One message per study and EMR endpoint::
     ORC  RE, placer/filler order numbers
     OBR  service, observation time, Accession Number (OBR-18), result status (OBR-25)
     OBX  quality per image, concern scores (NM), key raw values (NM), with progress tracking
-         the change since the earlier visits (NM) and its verdict (CE), concerns not assessed,
+         the change since the earlier visits (NM) and its verdict (CE), the study-level values
+         per zone (the view they come from, NM values, a flag where the views disagree),
+         concerns not assessed,
          Study Instance UID (113014^DICOM Study^DCM), SR/SEG SOP Instance UIDs, optional PDF (ED)
 
 Every text value is escaped once by :func:`integrations.hl7.escape.escape` and handed to hl7apy
@@ -51,6 +53,7 @@ from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.core import Component, Message
 from hl7apy.exceptions import HL7apyException, ValidationError
 
+from analysis.fusion import StudyFusion
 from analysis.keys import CONCERNS, key_info
 from analysis.progress import Change, ChangeLabel, Comparison
 from analysis.treatment import CourseResponse, TreatmentSupport
@@ -122,6 +125,9 @@ _COURSE_BASE_CODE = (
     CODING_SCHEME,
 )
 _COURSE_NOTE_CODE = ("course.note", "Treatment course note", CODING_SCHEME)
+_STUDY_SOURCE_CODE = ("study.source", "Photo the study-level values come from", CODING_SCHEME)
+#: OBX-4 prefix of the study-level rows (``S.<zone>``; OBX-4 is an ST of at most 20).
+_STUDY_SUB = "S"
 _SCORE_UNIT = ("{score}", "score", "UCUM")
 _SCORE_RANGE = "0-100"
 #: The aggregate regions whose raw values go into the ORU (zones stay in the SR).
@@ -447,6 +453,35 @@ def _image_rows(number: int, image: ImageResult, method: tuple[str, str, str]) -
     return rows
 
 
+def _study_rows(
+    study: StudyFusion, images: Sequence[ImageResult], method: tuple[str, str, str]
+) -> list[_Obx]:
+    """Study-level values (analysis.fusion): per zone the photo they come from, each value and,
+    where the photos disagree, a flag row (docs/hl7-profile.md)."""
+    numbers = {image.source: n for n, image in enumerate(images, start=1)}
+    rows: list[_Obx] = []
+    for zone in study.zones:
+        sub = f"{_STUDY_SUB}.{zone.region}"
+        angle = "" if zone.view_angle_deg is None else f", view angle {zone.view_angle_deg:.0f} deg"
+        number = numbers.get(zone.source)
+        photo = f"photo {number}" if number is not None else "photo ?"
+        rows.append(_st_row(_STUDY_SOURCE_CODE, f"{zone.view} ({photo}{angle})", sub))
+        for v in study.values:
+            if v.region != zone.region:
+                continue
+            try:
+                meaning = key_info(v.key).meaning
+            except KeyError:
+                meaning = v.key
+            rows.append(
+                _nm_row((v.key, meaning, CODING_SCHEME), v.value, v.unit, sub, method=method)
+            )
+            if v.disagreement:
+                code = (f"{v.key}.views_disagree", f"{meaning}: the views disagree", CODING_SCHEME)
+                rows.append(_yes_no_row(code, True, sub))
+    return rows
+
+
 def _label_row(code: tuple[str, str, str], label: str, sub_id: str) -> _Obx:
     try:
         text = ChangeLabel(label).meaning
@@ -661,6 +696,8 @@ def _rows(
         response = course[number - 1] if number - 1 < len(course) else None
         if response is not None:
             rows.extend(_course_rows(number, response))
+    if result.study is not None:
+        rows.extend(_study_rows(result.study, result.images, method))
     seen: set[str] = set()
     for image in result.images:
         for na in image.not_assessed:

@@ -9,6 +9,7 @@ truth the encoders must reproduce.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from io import BytesIO
 
 import numpy as np
@@ -16,10 +17,12 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian
 
+from analysis.fusion import fused
 from analysis.keys import CONCERNS, NOT_ASSESSED
 from analysis.types import (
     AnalysisResult,
     FeatureMap,
+    HeadPose,
     ImageDescription,
     ImageResult,
     MapKind,
@@ -243,3 +246,41 @@ def sources(*, charset: str = "ISO 2022 IR 149", with_unusable: bool = True) -> 
     if with_unusable:
         out.append(source_dataset(1, charset=charset, view="left"))
     return out
+
+
+#: (view, yaw, zone -> view angle) of the three photos of :func:`three_view_result`.
+_THREE_VIEWS: tuple[tuple[View, float, dict[str, float]], ...] = (
+    (View.FRONTAL, 1.0, {z: 20.0 for z in ZONE_SHAPES} | {"cheek_right": 44.0, "cheek_left": 46.0}),
+    (View.LEFT, 44.0, {"cheek_left": 5.0, "periorbital_left": 12.0, "nose": 47.0, "chin": 40.0}),
+    (View.RIGHT, -45.0, {"cheek_right": 6.0, "periorbital_right": 13.0, "nose": 48.0}),
+)
+#: What the side views measured differently (zone, key) -> value; everything else is the truth
+#: of :func:`zone_value`. cheek_left's spot count disagrees (8 frontal vs 21 left).
+THREE_VIEW_VALUES: dict[int, dict[tuple[str, str], float]] = {
+    1: {("cheek_left", "pigmentation.spots.count"): 21.0, ("cheek_left", "pores.count"): 63.0},
+    2: {("cheek_right", "pores.count"): 66.0, ("cheek_right", "wrinkles.length_mm"): 17.0},
+}
+
+
+def three_view_result() -> AnalysisResult:
+    """Frontal, left and right three-quarter photos of one study, fused (``result.study``):
+    cheek_left from the left view (its spot count disagrees with the frontal one), cheek_right
+    and periorbital_right from the right view, the other zones and ``face`` from the frontal."""
+    images = []
+    for index, (view, yaw, angles) in enumerate(_THREE_VIEWS):
+        base = image_result(index, view=view)
+        changed = THREE_VIEW_VALUES.get(index, {})
+        measurements = tuple(
+            replace(m, value=changed.get((m.region, m.key), m.value))
+            for m in base.measurements
+            if m.region in angles or m.region not in ZONE_SHAPES
+        )
+        images.append(
+            replace(
+                base,
+                measurements=measurements,
+                pose=HeadPose(yaw, 0.0, 0.0),
+                zone_view_angles=angles,
+            )
+        )
+    return fused(AnalysisResult(images=tuple(images)))
