@@ -51,7 +51,13 @@ __all__ = [
     "CONCEPT_FACE_FOUND",
     "CONCEPT_FEATURE_CATEGORY",
     "CONCEPT_FINDING_QUALITY",
+    "CONCEPT_FINDING_STUDY",
     "CONCEPT_FINDING_ZONE",
+    "CONCEPT_STUDY_VIEW",
+    "CONCEPT_VIEWS_DISAGREE",
+    "CONCEPT_VIEW_ANGLE",
+    "CONCEPT_VIEW_SPREAD",
+    "VIEW_CODES",
     "CONCEPT_IMAGE_USABLE",
     "CONCEPT_MAP_CATEGORY",
     "CONCEPT_NOT_ASSESSED",
@@ -207,7 +213,27 @@ CONCEPT_FINDING_QUALITY = drmn("FIND-QA", "Image quality assessment")
 CONCEPT_HEAD_YAW = drmn("POSE-YAW", "Head yaw (patient's left towards camera)")
 CONCEPT_HEAD_PITCH = drmn("POSE-PITCH", "Head pitch (chin raised)")
 CONCEPT_HEAD_ROLL = drmn("POSE-ROLL", "Head roll (image-right eye lower)")
+#: Study-level values (analysis.fusion): one group per zone, from the view that sees it best.
+CONCEPT_FINDING_STUDY = drmn("FIND-STUDY", "Study-level zone values (best view)")
+CONCEPT_STUDY_VIEW = drmn("STUDY-VIEW", "View the study-level values come from")
+CONCEPT_VIEW_ANGLE = drmn("VIEW-ANGLE", "Zone view angle")
+CONCEPT_VIEW_SPREAD = drmn("VIEW-SPREAD", "Spread between views")
+CONCEPT_VIEWS_DISAGREE = drmn("VIEWS-DISAGREE", "The views disagree about")
+#: analysis.types.View value -> 99DRMN concept (the value of STUDY-VIEW).
+VIEW_CODES: dict[str, CodedConcept] = {
+    "frontal": drmn("VIEW-FRONTAL", "Frontal view"),
+    "left": drmn("VIEW-LEFT", "Left three-quarter view (patient's left side)"),
+    "right": drmn("VIEW-RIGHT", "Right three-quarter view (patient's right side)"),
+    "close-up": drmn("VIEW-CLOSEUP", "Close-up view"),
+    "dermoscopy": drmn("VIEW-DERMOSCOPY", "Dermoscopy view"),
+}
 _FIXED = (
+    CONCEPT_FINDING_STUDY,
+    CONCEPT_STUDY_VIEW,
+    CONCEPT_VIEW_ANGLE,
+    CONCEPT_VIEW_SPREAD,
+    CONCEPT_VIEWS_DISAGREE,
+    *VIEW_CODES.values(),
     CONCEPT_PROCEDURE,
     CONCEPT_IMAGE_USABLE,
     CONCEPT_FACE_FOUND,

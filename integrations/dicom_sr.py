@@ -26,10 +26,15 @@ Document structure (one document for all photos of a study)::
          │    TID 1410 takes one region per group (Image Region XOR Referenced Segment),
          │    so the outline is a second group of the same tracked finding; viewers that
          │    draw SR regions (OHIF merges groups by Tracking UID) show it with the values.
-         └─ per photo one image-level group ("face" or "skin") that also holds
-              the concern scores, the quality verdict as qualitative evaluations
-              (usable yes/no, face found, each warning / failure with its text) and
-              every concern not assessed (coded "Not assessed" + the reason as TEXT).
+         ├─ per photo one image-level group ("face" or "skin") that also holds
+         │    the concern scores, the quality verdict as qualitative evaluations
+         │    (usable yes/no, face found, each warning / failure with its text) and
+         │    every concern not assessed (coded "Not assessed" + the reason as TEXT).
+         └─ with study-level values (``result.study``, analysis.fusion), one TID 1501 group
+              per fused zone, Tracking Identifier "study/<zone>": each NUM inferred from the
+              photo it came from, with the spread between the views (VIEW-SPREAD) as a
+              property; the zone's view angle; the chosen view (STUDY-VIEW) and each key the
+              views disagree about (VIEWS-DISAGREE) as qualitative evaluations.
 
 Progress (only when the photo has a comparison, ``build_sr(progress=...)``)::
 
@@ -87,6 +92,7 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code
 
+from analysis.fusion import StudyFusion, ZoneSource
 from analysis.progress import Change, Comparison, VisitValues
 from analysis.treatment import TreatmentSupport
 from analysis.types import ZONES, AnalysisResult, ImageResult, Measurement, SpacingSource
@@ -102,6 +108,7 @@ from integrations.codes import (
     CONCEPT_EXCLUDED_PRIOR,
     CONCEPT_FACE_FOUND,
     CONCEPT_FINDING_QUALITY,
+    CONCEPT_FINDING_STUDY,
     CONCEPT_FINDING_ZONE,
     CONCEPT_HEAD_PITCH,
     CONCEPT_HEAD_ROLL,
@@ -120,15 +127,20 @@ from integrations.codes import (
     CONCEPT_QUALITY_ISSUE,
     CONCEPT_SPACING_ESTIMATED,
     CONCEPT_SPACING_UNKNOWN,
+    CONCEPT_STUDY_VIEW,
     CONCEPT_TX_CONCERN,
     CONCEPT_TX_RULE,
     CONCEPT_TX_SUPPORT,
     CONCEPT_TX_TOPIC,
     CONCEPT_TX_TRIGGER,
+    CONCEPT_VIEW_ANGLE,
+    CONCEPT_VIEW_SPREAD,
+    CONCEPT_VIEWS_DISAGREE,
     DRMN_SCHEME,
     SCT_NO,
     SCT_YES,
     TX_PRIORITY_CODES,
+    VIEW_CODES,
     change_label_code,
     key_code,
     not_assessed_code,
@@ -491,6 +503,101 @@ def _group(
     return hd.sr.MeasurementsAndQualitativeEvaluations(**kwargs)
 
 
+def _study_group(
+    zone: ZoneSource,
+    study: StudyFusion,
+    source: Dataset,
+    number: int,
+    algorithm: hd.sr.AlgorithmIdentification,
+) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+    """The study-level group of one zone (TID 1501): the fused values, each inferred from the
+    photo it came from, with the spread between the views as a property; the chosen view and
+    every key the views disagree about as qualitative evaluations."""
+    identifier, tuid = tracking_ids(source, "study", zone.region)
+    site = zone_site(zone.region)
+    finding_sites = (
+        [
+            hd.sr.FindingSite(
+                site.site, laterality=site.laterality, topographical_modifier=site.modifier
+            )
+        ]
+        if site is not None
+        else None
+    )
+    measurements: list[hd.sr.Measurement] = []
+    evaluations: list[hd.sr.QualitativeEvaluation] = []
+    angle = "" if zone.view_angle_deg is None else f", view angle {zone.view_angle_deg:.0f} deg"
+    evaluations.append(
+        _evaluation(
+            CONCEPT_STUDY_VIEW,
+            VIEW_CODES.get(zone.view, VIEW_CODES["frontal"]),
+            f"photo {number}{angle}",
+        )
+    )
+    for v in study.values:
+        if v.region != zone.region:
+            continue
+        item = _measurement(Measurement(v.key, v.region, v.value, v.unit), source, with_image=True)
+        if v.spread_pct is not None:
+            _append_children(item[0], [_num(CONCEPT_VIEW_SPREAD, round(v.spread_pct, 1), "%")])
+        measurements.append(item)
+        if v.disagreement:
+            spread = 0.0 if v.spread_pct is None else v.spread_pct
+            evaluations.append(
+                _evaluation(
+                    CONCEPT_VIEWS_DISAGREE,
+                    key_code(v.key),
+                    f"spread {spread:.0f} % between {v.n_views} photos "
+                    f"(flagged above {study.disagreement_pct:g} %)",
+                )
+            )
+    if zone.view_angle_deg is not None:
+        refs = [
+            hd.sr.SourceImageForMeasurement(str(source.SOPClassUID), str(source.SOPInstanceUID))
+        ]
+        measurements.append(
+            hd.sr.Measurement(
+                name=CONCEPT_VIEW_ANGLE,
+                value=float(zone.view_angle_deg),
+                unit=ucum("deg"),
+                referenced_images=refs,
+            )
+        )
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=tuid, identifier=identifier),
+        finding_type=CONCEPT_FINDING_STUDY,
+        algorithm_id=algorithm,
+        finding_sites=finding_sites,
+        measurements=measurements or None,
+        qualitative_evaluations=evaluations,
+    )
+
+
+def _study_groups(
+    result: AnalysisResult,
+    pairs: Sequence[tuple[ImageResult, Dataset]],
+    algorithm: hd.sr.AlgorithmIdentification,
+) -> list[hd.sr.MeasurementsAndQualitativeEvaluations]:
+    """One study-level group per fused zone whose source photo is in the SR (the photo
+    number counts ``result.images``, as in the ORU and the PDF)."""
+    study = result.study
+    if study is None:
+        return []
+    numbers = {image.source: n for n, image in enumerate(result.images, start=1)}
+    by_source = {image.source: source for image, source in pairs}
+    out = []
+    for zone in study.zones:
+        source = by_source.get(zone.source)
+        if source is None:
+            continue
+        number = numbers.get(zone.source, 0)
+        try:
+            out.append(_study_group(zone, study, source, number, algorithm))
+        except ValueError as exc:
+            raise EncodingError(f"study-level group {zone.region}: {exc}") from exc
+    return out
+
+
 #: Regions measured over several zones: outlined from their union. The same parts as
 #: ``analysis.measures.oil.T_ZONE`` / ``U_ZONE`` (a test keeps them equal; not imported here,
 #: which would load torch into the encoder).
@@ -790,6 +897,7 @@ def build_sr(
             top = region == regions[-1]
             groups.append(_group(ctx, region, top=top))
             groups.append(_region_group(ctx, region, top=top))
+    groups += _study_groups(result, pairs, algorithm)
     sources = [s for _, s in pairs]
     try:
         report = hd.sr.MeasurementReport(

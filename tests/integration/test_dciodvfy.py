@@ -50,7 +50,14 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         out_dir / "not-compared",
         progress=[PriorView(progress_fakes.not_comparable()), None],
     )
+    # issue 13: a 3-view study with study-level groups (one per zone, from the best view)
+    study = write_outputs(
+        fakes.three_view_result(),
+        [fakes.source_dataset(i, view=v) for i, v in enumerate(("frontal", "left", "right"))],
+        out_dir / "study",
+    )
     out["progress_sr"] = progress["sr"]
+    out["study_sr"] = study["sr"]
     out["all"] = sorted(str(p) for p in out_dir.rglob("*.dcm"))
     assert utf8["sr"] in out["all"] and progress["sr"] in out["all"]
     assert not_compared["sr"] in out["all"]
@@ -65,7 +72,7 @@ def _dciodvfy(path: str) -> list[str]:
 
 def test_all_objects_written(outputs: dict[str, object]) -> None:
     names = sorted(Path(p).name for p in outputs["all"])  # type: ignore[attr-defined]
-    assert names.count("sr.dcm") == 4 and "sc-1.dcm" in names and "report.dcm" in names
+    assert names.count("sr.dcm") == 5 and "sc-1.dcm" in names and "report.dcm" in names
     assert "patient-report.dcm" in names
 
 
@@ -108,3 +115,12 @@ def test_dsrdump_prints_the_progress_content(outputs: dict[str, object]) -> None
     assert 'has properties NUM:(,,"Change since previous visit")="-8.0" ({count}' in tree
     assert '"Change since previous visit verdict")=(CHG-IMPROVED,99DRMN,"Improved")' in tree
     assert 'UIDREF:(,,"Previous visit SR SOP Instance UID")' in tree
+
+
+def test_dsrdump_prints_the_study_level_groups(outputs: dict[str, object]) -> None:
+    tree = _dsrdump(outputs["study_sr"])
+    assert '"Tracking Identifier")="study/cheek_left"' in tree
+    assert '(FIND-STUDY,99DRMN,"Study-level zone values (best view)")' in tree
+    assert '"View the study-level values come from")=(VIEW-LEFT,99DRMN,' in tree
+    assert '"The views disagree about")=(PIG-SPOT-N,99DRMN,"Brown spot count")' in tree
+    assert 'NUM:(,,"Brown spot count")="21.0" ({count},UCUM,"count")' in tree

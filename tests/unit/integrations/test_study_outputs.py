@@ -7,15 +7,37 @@ and the whole face from the frontal. Per-photo values stay where they were.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import highdicom as hd
 import hl7
+import pytest
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
 from hl7apy.validation import Validator
 
 from integrations.hl7 import build_oru
 from integrations.hl7.oru import codec_for_charset
+from integrations.outputs import write_outputs
 from tests.unit.integrations import hl7_fakes as H
-from tests.unit.integrations.fakes import source_uid, three_view_result
+from tests.unit.integrations.fakes import source_dataset, source_uid, three_view_result
+
+VIEWS = ("frontal", "left", "right")
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    sources = [source_dataset(i, view=v) for i, v in enumerate(VIEWS)]
+    return write_outputs(three_view_result(), sources, tmp_path_factory.mktemp("study"))
+
+
+def _study_groups(sr_path: Path) -> dict[str, Any]:
+    report = hd.sr.srread(sr_path).content
+    groups = report.get_image_measurement_groups(
+        finding_type=hd.sr.CodedConcept("FIND-STUDY", "99DRMN", "x")
+    )
+    return {str(g.tracking_identifier): g for g in groups}
 
 
 def _oru_rows() -> tuple[str, list[hl7.Segment]]:
@@ -62,3 +84,53 @@ def test_oru_keeps_the_per_photo_rows() -> None:
     scores = {str(s(4)) for s in rows if str(s(3)(1)(1)) == "pigmentation.score"}
     assert scores == {"1", "2", "3"}
     assert source_uid(1) not in {str(s(5)) for s in rows}  # UIDs of photos are not rows
+
+
+def test_sr_has_a_study_level_group_per_zone_from_the_best_view(written: dict[str, Any]) -> None:
+    groups = _study_groups(written["sr"])
+    assert set(groups) == {
+        f"study/{z}"
+        for z in (
+            "forehead",
+            "periorbital_left",
+            "periorbital_right",
+            "nose",
+            "cheek_left",
+            "cheek_right",
+            "chin",
+            "face",
+        )
+    }
+    cheek = groups["study/cheek_left"]
+    values = {m.name.value: m for m in cheek.get_measurements()}
+    spots = values["PIG-SPOT-N"]
+    assert float(spots.value) == 21.0  # the left view's value, not the frontal 8
+    assert float(values["POR-N"].value) == 63.0
+    # the value is inferred from the left photo (source image reference)
+    (ref,) = spots.referenced_images
+    assert ref.referenced_sop_instance_uid == source_uid(1)
+    assert float(values["VIEW-ANGLE"].value) == pytest.approx(5.0)
+    # the spread between the views is a property of each NUM
+    spread = [
+        c
+        for c in spots[0].ContentSequence
+        if c.ConceptNameCodeSequence[0].CodeValue == "VIEW-SPREAD"
+    ]
+    assert float(spread[0].MeasuredValueSequence[0].NumericValue) == pytest.approx(89.7)
+    evaluations = {e.name.value: e for e in cheek.get_qualitative_evaluations()}
+    assert evaluations["STUDY-VIEW"].value.value == "VIEW-LEFT"
+    disagree = [e for e in cheek.get_qualitative_evaluations() if e.name.value == "VIEWS-DISAGREE"]
+    assert [e.value.value for e in disagree] == ["PIG-SPOT-N"]
+    right = groups["study/cheek_right"]
+    assert {e.name.value for e in right.get_qualitative_evaluations()} == {"STUDY-VIEW"}
+    assert 66.0 in {float(m.value) for m in right.get_measurements()}
+    (ref,) = next(m for m in right.get_measurements() if float(m.value) == 66.0).referenced_images
+    assert ref.referenced_sop_instance_uid == source_uid(2)
+
+
+def test_sr_keeps_the_per_photo_groups(written: dict[str, Any]) -> None:
+    report = hd.sr.srread(written["sr"]).content
+    groups = list(report.get_planar_roi_measurement_groups())
+    groups += list(report.get_image_measurement_groups())
+    ids = {str(g.tracking_identifier) for g in groups}
+    assert {"frontal/cheek_left", "left/cheek_left", "right/cheek_right", "frontal/face"} <= ids
