@@ -64,8 +64,9 @@ from analysis.face import (
 )
 from analysis.fusion import fused
 from analysis.keys import NOT_ASSESSED
-from analysis.measures import unresolved
+from analysis.measures import pores, unresolved
 from analysis.measures.base import ConcernOutput, SkinImage
+from analysis.measures.blobs import Blobs
 from analysis.quality import (
     QualityThresholds,
     assess_quality,
@@ -103,6 +104,8 @@ __all__ = [
     "Measured",
     "PixelSpacing",
     "PixelSpacingd",
+    "PoreDetail",
+    "PoreDetaild",
     "QualityGate",
     "QualityGated",
     "ToLab",
@@ -464,6 +467,125 @@ class Measure(Transform):
             return list(pool.map(run, self.measures))
 
 
+#: Resolution (mm per pixel) at which pores are detected when the photo has it.
+DETAIL_MM = 0.1
+
+
+class PoreDetail(Transform):
+    """Pores from the SOURCE pixels, tile by tile, when the working frame is too coarse.
+
+    The working frame caps a face at ``working_face_px`` (~0.19 mm/px), too coarse for
+    pores (0.1-0.5 mm). When the source is finer than the working frame and the working
+    pixel is coarser than ``detail_mm``, the skin's bounding box is cut into tiles of
+    ``tile_px`` detail pixels (plus a ``margin_px`` overlap that covers the filters), each
+    tile is resampled to ``max(source spacing, detail_mm / 2)`` (the camera's own pixels up
+    to 0.05 mm/px: at 0.1 mm/px the detector's 0.7 px smallest scale would miss pores under
+    0.2 mm), white-balanced with the photo's
+    gains, converted to CIELAB and run through :func:`analysis.measures.pores.detect_pores`
+    with the working skin mask sampled onto it. A blob is kept by the tile whose core holds
+    its centre; centres and diameters are mapped to working pixels and summarised per
+    region by :func:`analysis.measures.pores.summarise` (so counts, densities and diameters
+    use the same region masks and areas as every other family; the pores map is drawn at
+    the working resolution). Memory is bounded by one tile at a time.
+
+    Returns None when the working frame is already fine enough, or the source is not finer.
+    """
+
+    def __init__(self, detail_mm: float = DETAIL_MM, tile_px: int = 768, margin_px: int = 32):
+        if detail_mm <= 0 or tile_px < 64 or margin_px < 8:
+            raise ValueError("detail_mm must be > 0, tile_px >= 64, margin_px >= 8")
+        self.detail_mm, self.tile_px, self.margin_px = detail_mm, tile_px, margin_px
+
+    def detail_scale(self, frame: Frame, scale_work: float) -> float | None:
+        """mm per detail pixel, or None when the working frame is used as it is."""
+        scale_src = scale_work * frame.scale
+        if frame.scale >= 1.0 or scale_work <= self.detail_mm:
+            return None
+        return max(scale_src, self.detail_mm / 2.0)
+
+    def __call__(  # type: ignore[override]
+        self,
+        source: npt.NDArray[Any],
+        frame: Frame,
+        gains: torch.Tensor,
+        work_img: SkinImage,
+    ) -> ConcernOutput | None:
+        """Pores measured on finer tiles of *source*, summarised on *work_img*'s grid."""
+        target = self.detail_scale(frame, work_img.scale_mm)
+        if target is None:
+            return None
+        skin_np = work_img.skin.cpu().numpy().astype(bool)
+        ys, xs = np.nonzero(skin_np)
+        if ys.size == 0:
+            return None
+        fs = frame.scale
+        scale_src = work_img.scale_mm * fs
+        f = scale_src / target  # detail px per source px (<= 1)
+        # skin bounding box in source pixels
+        bx0 = frame.x0 + math.floor(xs.min() / fs)
+        bx1 = min(frame.x1, frame.x0 + math.ceil((xs.max() + 1) / fs))
+        by0 = frame.y0 + math.floor(ys.min() / fs)
+        by1 = min(frame.y1, frame.y0 + math.ceil((ys.max() + 1) / fs))
+        core = max(64, round(self.tile_px / f))
+        pad = math.ceil(self.margin_px / f)
+        wh, ww = skin_np.shape
+        rows: list[npt.NDArray[np.int64]] = []
+        cols: list[npt.NDArray[np.int64]] = []
+        dias: list[npt.NDArray[np.float64]] = []
+        resp: list[npt.NDArray[np.float64]] = []
+        to_lin = ToLinearRGB(work_img.device)
+        g = gains.to(work_img.device).view(3, 1, 1)
+        for cy0 in range(by0, by1, core):
+            for cx0 in range(bx0, bx1, core):
+                cy1, cx1 = min(cy0 + core, by1), min(cx0 + core, bx1)
+                sy0, sx0 = max(frame.y0, cy0 - pad), max(frame.x0, cx0 - pad)
+                sy1, sx1 = min(frame.y1, cy1 + pad), min(frame.x1, cx1 + pad)
+                th = max(1, round((sy1 - sy0) * f))
+                tw = max(1, round((sx1 - sx0) * f))
+                fy, fx = th / (sy1 - sy0), tw / (sx1 - sx0)
+                # working pixel under each tile pixel (nearest), for the skin mask
+                wy = ((np.arange(th) + 0.5) / fy + sy0 - frame.y0) * fs
+                wx = ((np.arange(tw) + 0.5) / fx + sx0 - frame.x0) * fs
+                wyi = np.clip(wy.astype(np.int64), 0, wh - 1)
+                wxi = np.clip(wx.astype(np.int64), 0, ww - 1)
+                tile_skin = skin_np[wyi[:, None], wxi[None, :]]
+                if not tile_skin.any():
+                    continue
+                crop = np.ascontiguousarray(source[sy0:sy1, sx0:sx1])
+                if (th, tw) != crop.shape[:2]:
+                    crop = cv2.resize(crop, (tw, th), interpolation=cv2.INTER_AREA)
+                lab = linear_rgb_to_lab((to_lin(crop) * g).clamp(0.0, 1.0))
+                tile = SkinImage(
+                    rgb_linear=lab,  # not read by the pore detector
+                    lab=lab,
+                    skin=torch.from_numpy(np.ascontiguousarray(tile_skin)).to(work_img.device),
+                    regions={},
+                    spacing_mm=None,
+                    scale_mm=target,
+                )
+                b = pores.detect_pores(tile)
+                if not len(b):
+                    continue
+                # centres in source pixels; keep those in this tile's core
+                sy = (b.rows + 0.5) / fy + sy0
+                sx = (b.cols + 0.5) / fx + sx0
+                keep = (sy >= cy0) & (sy < cy1) & (sx >= cx0) & (sx < cx1)
+                if not keep.any():
+                    continue
+                rows.append(np.clip(((sy[keep] - frame.y0) * fs).astype(np.int64), 0, wh - 1))
+                cols.append(np.clip(((sx[keep] - frame.x0) * fs).astype(np.int64), 0, ww - 1))
+                dias.append(b.diameter_px[keep] / fy * fs)
+                resp.append(b.response[keep])
+        blobs = Blobs(
+            np.concatenate(rows) if rows else np.zeros(0, np.int64),
+            np.concatenate(cols) if cols else np.zeros(0, np.int64),
+            np.concatenate(dias) if dias else np.zeros(0, np.float64),
+            np.concatenate(resp) if resp else np.zeros(0, np.float64),
+        )
+        logger.debug("pores on %.3f mm/px tiles: %d", target, len(blobs))
+        return pores.summarise(work_img, blobs)
+
+
 # ------------------------------------------------------------------ dict wrappers
 
 
@@ -714,6 +836,50 @@ class Measured(_Wrapper):
         return d
 
 
+class PoreDetaild(_Wrapper):
+    """Dict wrapper of :class:`PoreDetail`: replaces output ``index`` of ``outputs_key`` (the
+    pores measure) with pores from finer source tiles, and records the detail scale per
+    family in ``detail_key`` (``{"pores": mm_per_px}``; empty when not used)."""
+
+    def __init__(
+        self,
+        index: int | None,
+        keys: Hashable | Sequence[Hashable] = "image",
+        detail_mm: float = DETAIL_MM,
+        outputs_key: Hashable = "outputs",
+        detail_key: Hashable = "detail_scale",
+    ) -> None:
+        super().__init__(keys)
+        self.t = PoreDetail(detail_mm)
+        self.index = index
+        self.outputs_key, self.detail_key = outputs_key, detail_key
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        d[self.detail_key] = {}
+        if self.index is None or not d["quality"].usable or not d[self.outputs_key]:
+            return d
+        for k in self.key_iterator(d):
+            target = self.t.detail_scale(d["frame"], float(d["scale_work"]))
+            if target is None:
+                continue
+            img = SkinImage(
+                rgb_linear=d["rgb_linear"],
+                lab=d["lab"],
+                skin=d["skin"],
+                regions=d["regions"],
+                spacing_mm=d["spacing_work"],
+                scale_mm=d["scale_work"],
+            )
+            out = self.t(d[k], d["frame"], d["wb_gains"], img)
+            if out is not None:
+                outputs = list(d[self.outputs_key])
+                outputs[self.index] = out
+                d[self.outputs_key] = outputs
+                d[self.detail_key] = {"pores": target}
+        return d
+
+
 # ------------------------------------------------------------------ the engine
 
 
@@ -742,6 +908,11 @@ MAP_KEYS = {
     "fine_lines": "wrinkles.fine_lines",
     "shine": "oil",
 }
+
+
+def _index_of(measures: Sequence[MeasureFn], fn: MeasureFn) -> int | None:
+    """Position of *fn* in *measures*, or None."""
+    return next((i for i, m in enumerate(measures) if m is fn), None)
 
 
 def _covers(family: str, key: str) -> bool:
@@ -794,6 +965,11 @@ class Analyzer:
         the weights are loaded once per process).
     max_view_angle_deg
         A zone seen more obliquely than this in a photo is not measured in it.
+    detail_mm
+        Pores are detected on tiles of the source photo resampled to
+        ``max(source spacing, detail_mm / 2)`` when the working frame is coarser than
+        ``detail_mm`` and the source finer (:class:`PoreDetail`); None = always at the
+        working frame.
     cpu_workers
         CPU only: how many measures run concurrently (default: ``torch.get_num_threads()``
         when the analyzer is built, i.e. the cores PyTorch was given). During
@@ -815,6 +991,7 @@ class Analyzer:
         face_detector: FaceDetector | None = None,
         max_view_angle_deg: float = 60.0,
         cpu_workers: int | None = None,
+        detail_mm: float | None = DETAIL_MM,
     ) -> None:
         self.device = resolve_device(device)
         self._detector = face_detector
@@ -835,6 +1012,10 @@ class Analyzer:
                 ViewCheckd(),
                 PixelSpacingd(),
                 Measured(self.measures, workers=self.cpu_workers),
+                PoreDetaild(
+                    None if detail_mm is None else _index_of(self.measures, pores.measure),
+                    detail_mm=detail_mm or DETAIL_MM,
+                ),
             ],
             log_stats=False,
         )
@@ -937,8 +1118,12 @@ class Analyzer:
         if q.usable:
             # Families too fine for this photo's resolution, or drowned by its noise, get a
             # reason, never a number, and no map.
+            # a family measured on finer source tiles is judged at that scale
+            detail: Mapping[str, float] = d.get("detail_scale", {})
             not_assessed += tuple(
-                NotAssessed(k, r) for k, r in unresolved(float(d["scale_work"])).items()
+                NotAssessed(k, r)
+                for k, r in unresolved(float(d["scale_work"])).items()
+                if k not in detail or k in unresolved(detail[k])
             )
             listed = {n.key for n in not_assessed}
             not_assessed += tuple(

@@ -31,7 +31,7 @@ from analysis.measures.filters import max_filter
 from analysis.measures.regions import measurement, region_items
 from analysis.types import FeatureMap, MapKind, Measurement
 
-__all__ = ["detect_pores", "measure"]
+__all__ = ["detect_pores", "measure", "summarise"]
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,15 @@ def measure(img: SkinImage) -> ConcernOutput:
     if img.scale_mm > MAX_SCALE_MM:
         logger.info("pores not measured: %.3f mm/px is too coarse", img.scale_mm)
         return ConcernOutput(())
-    blobs = detect_pores(img)
+    return summarise(img, detect_pores(img))
+
+
+def summarise(img: SkinImage, blobs: Blobs) -> ConcernOutput:
+    """Per-region measurements and the pores map of *blobs* (working pixels of *img*).
+
+    The blobs may come from :func:`detect_pores` on *img* itself or from finer tiles of the
+    source photo mapped to *img*'s grid (``analysis.pipeline.PoreDetail``).
+    """
     dia_scale_mm = blobs.diameter_px * img.scale_mm
     enlarged = dia_scale_mm >= ENLARGED_MM
     report = img.spacing_mm

@@ -1,0 +1,93 @@
+"""Pores from the source pixels when the working frame is too coarse (issue 13 item 3)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analysis.phantoms import Phantom, PhantomSpec, make_phantom
+from analysis.pipeline import Analyzer, PoreDetail, PoreDetaild
+from analysis.quality import QualityThresholds
+from analysis.types import ImageDescription, ImageResult, View
+
+SPACING = 0.07
+#: a plain phantom has little Laplacian energy: the blur gate is not what is tested here
+LENIENT = QualityThresholds(min_sharpness=0.1, warn_sharpness=0.2)
+DESC = ImageDescription(view=View.CLOSE_UP, spacing_mm=SPACING)
+
+
+@pytest.fixture(scope="module")
+def fine() -> Phantom:
+    """84 x 84 mm of skin at 0.07 mm/px with soft, low-contrast pores of 0.15-0.3 mm."""
+    spec = PhantomSpec(
+        size_px=(1200, 1200),
+        spacing_mm=SPACING,
+        n_pores=150,
+        pore_diameter_mm=(0.15, 0.3),
+        pore_depth=0.08,
+        texture=0.004,
+        seed=3,
+    )
+    return make_phantom(spec)
+
+
+def _pores(r: ImageResult) -> dict[str, float]:
+    return {m.key: m.value for m in r.measurements if m.key.startswith("pores")}
+
+
+def _analyzer(**kw: object) -> Analyzer:
+    # working long side 384 px: 0.22 mm per working pixel, too coarse for pores
+    return Analyzer("cpu", working_long_side=384, thresholds=LENIENT, **kw)  # type: ignore[arg-type]
+
+
+def test_fine_photo_pores_are_counted_where_the_working_frame_could_not(fine: Phantom) -> None:
+    old = _analyzer(detail_mm=None).analyze(fine.image, DESC)
+    assert old.quality.usable, old.quality.issues
+    assert "pores" in {n.key for n in old.not_assessed} and not _pores(old)
+
+    new = _analyzer().analyze(fine.image, DESC)
+    assert "pores" not in {n.key for n in new.not_assessed}
+    got = _pores(new)
+    truth = fine.truth.pores
+    n = len(truth)
+    assert got["pores.count"] == pytest.approx(n, rel=0.1)
+    area_cm2 = (1200 * SPACING) ** 2 / 100.0
+    assert got["pores.density_per_cm2"] == pytest.approx(n / area_cm2, rel=0.1)
+    mean_d = float(np.mean([p.diameter_mm for p in truth]))
+    assert got["pores.mean_diameter_mm"] == pytest.approx(mean_d, rel=0.15)
+    # the map comes back at the source size and marks pores where they were drawn
+    pmap = next(m for m in new.maps if m.name == "pores").data
+    assert pmap.shape == fine.image.shape[:2]
+    hits = [pmap[round(p.row), round(p.col)] for p in truth]
+    assert np.mean(hits) >= 0.8
+
+
+def test_tiles_do_not_count_a_pore_twice(fine: Phantom) -> None:
+    a = _analyzer()
+    big = _pores(a.analyze(fine.image, DESC))["pores.count"]
+    step = next(t for t in a.transform.transforms if isinstance(t, PoreDetaild))
+    step.t = PoreDetail(tile_px=160)  # ~50 tiles with seams through many pores
+    small = _pores(a.analyze(fine.image, DESC))["pores.count"]
+    assert abs(small - big) <= 2
+
+
+def test_photo_within_the_working_size_is_unchanged() -> None:
+    spec = PhantomSpec(size_px=(400, 400), n_pores=60, pore_diameter_mm=(0.2, 0.5), seed=1)
+    ph = make_phantom(spec)
+    desc = ImageDescription(view=View.CLOSE_UP, spacing_mm=0.1)
+    on = Analyzer("cpu", thresholds=LENIENT).analyze(ph.image, desc)
+    off = Analyzer("cpu", thresholds=LENIENT, detail_mm=None).analyze(ph.image, desc)
+    assert _pores(on) == _pores(off) and _pores(on)["pores.count"] > 0
+
+
+def test_detail_scale_is_the_source_up_to_half_the_limit() -> None:
+    from analysis.pipeline import Frame
+
+    t = PoreDetail(0.1)
+    fr = Frame(0, 0, 3000, 3000, 0.25, (3000, 3000))
+    assert t.detail_scale(fr, 0.28) == pytest.approx(0.07)  # source 0.07 mm/px
+    assert t.detail_scale(fr, 0.12) == pytest.approx(0.05)  # source 0.03: capped
+    assert t.detail_scale(fr, 0.09) is None  # working frame already fine enough
+    assert t.detail_scale(Frame(0, 0, 9, 9, 1.0, (9, 9)), 0.3) is None  # source not finer
+    with pytest.raises(ValueError):
+        PoreDetail(0.0)
