@@ -16,6 +16,8 @@ wrapper over an array transform (MONAI style)::
     ViewCheckd        the claimed view against the measured yaw (warning), a pose beyond
                       the mesh's range (blocking)
     Measured          the six concern measures (skipped for an unusable photo)
+    PoreDetaild       pores again from source tiles at <= 0.1 mm/px when the working frame
+                      is coarser and the source finer (:class:`PoreDetail`)
 
 Working resolution: a face photo is cropped to the face template's extent and resampled
 (down only) so that the face box is ``working_face_px`` (default 800) pixels wide, about

@@ -12,6 +12,7 @@ too small for pores (not assessed), so ``--spacing-mm 0.1`` makes every family r
     python benchmarks/analysis.py                 # CPU with 2 threads, CUDA when present
     python benchmarks/analysis.py --threads 2 --sizes 2 12 24 --repeats 3
     python benchmarks/analysis.py --sizes 12 --spacing-mm 0.1   # every family runs
+    python benchmarks/analysis.py --sizes 24 --detail-mm 0      # pores on the working frame
 
 ``--threads`` is what the process is given (``torch.set_num_threads`` and
 ``cv2.setNumThreads``); the analyzer then runs its CPU measures on that many threads
@@ -69,7 +70,9 @@ def _peak_rss_mb() -> float:
     return float("nan")
 
 
-def child(mp: float, device: str, threads: int, repeats: int, spacing: float | None) -> None:
+def child(
+    mp: float, device: str, threads: int, repeats: int, spacing: float | None, detail_mm: float
+) -> None:
     import cv2
     import torch
 
@@ -81,7 +84,7 @@ def child(mp: float, device: str, threads: int, repeats: int, spacing: float | N
     from analysis.types import ImageDescription
 
     photo = make_photo(mp)
-    analyzer = Analyzer(device)
+    analyzer = Analyzer(device, detail_mm=detail_mm or None)
     analyzer.analyze(make_photo(0.5), ImageDescription())  # warm-up (kernels, caches)
     # Making the photo (float32 noise and sharpening at full size) peaks higher than some
     # analyses: reset the kernel's high-water mark so the analysis' own peak is seen too.
@@ -120,6 +123,9 @@ def child(mp: float, device: str, threads: int, repeats: int, spacing: float | N
                 "face_px": result.face_box[2] if result.face_box else None,
                 "n_measurements": len(result.measurements),
                 "not_assessed": [n.key for n in result.not_assessed],
+                "pores_count_face": next(
+                    (m.value for m in result.measurements if m.key == "pores.count"), None
+                ),
             }
         )
     )
@@ -132,10 +138,17 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--spacing-mm", type=float, default=None, help="Pixel Spacing to pass")
+    p.add_argument(
+        "--detail-mm",
+        type=float,
+        default=0.1,
+        help="Analyzer(detail_mm=): pores on source tiles when the working frame is coarser "
+        "(0 = off, the working frame only)",
+    )
     p.add_argument("--child", nargs=2, metavar=("MP", "DEVICE"), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child:
-        child(float(a.child[0]), a.child[1], a.threads, a.repeats, a.spacing_mm)
+        child(float(a.child[0]), a.child[1], a.threads, a.repeats, a.spacing_mm, a.detail_mm)
         return 0
     devices = a.devices
     if devices is None:
@@ -155,6 +168,8 @@ def main() -> int:
                 str(a.threads),
                 "--repeats",
                 str(a.repeats),
+                "--detail-mm",
+                str(a.detail_mm),
             ]
             if a.spacing_mm is not None:
                 cmd += ["--spacing-mm", str(a.spacing_mm)]
@@ -165,15 +180,15 @@ def main() -> int:
             rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
     print(
         "| photo | size (px) | device | threads | latency best (s) | median (s) "
-        "| peak RSS (MB) | GPU peak (MB) | usable | measurements |"
+        "| peak RSS (MB) | GPU peak (MB) | usable | measurements | pores (face) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['mp']:.0f} MP | {r['shape'][1]}x{r['shape'][0]} | {r['device']} "
             f"| {r['threads'] if r['device'] == 'cpu' else '-'} | {r['min_s']:.2f} "
             f"| {r['median_s']:.2f} | {r['peak_rss_mb']:.0f} | {r['gpu_peak_mb']:.0f} "
-            f"| {r['usable']} | {r['n_measurements']} |"
+            f"| {r['usable']} | {r['n_measurements']} | {r['pores_count_face']} |"
         )
     return 0
 
