@@ -9,7 +9,7 @@ benchmark's ranges, other random draws):
 2. a pure re-capture: the truth is "no change", so every key in every region must be
    ``stable``;
 3. after "treatment" with known, physically modelled changes: melanin optical density
-   lowered by 0.15 over the forehead (pigment lightened: the forehead's spots and melanin
+   lowered by 0.2 over the forehead (pigment lightened: the forehead's spots and melanin
    fade) and haemoglobin optical density lowered by 0.04 over the chin (redness reduced), with
    the phantom's chromophore spectra (``analysis.phantoms``), not the measures' own.
 
@@ -288,7 +288,7 @@ def _remove_od(img: np.ndarray, mask: np.ndarray, spectrum, od: float, soft_px: 
 
 
 #: The treatment: melanin OD -MELANIN_OD over the forehead, haemoglobin OD -HB_OD over the chin.
-MELANIN_OD, HB_OD = 0.15, 0.04
+MELANIN_OD, HB_OD = 0.2, 0.04
 TREATED_ZONES = ("forehead", "chin")
 TREATED_IMPROVED = {("forehead", "pigmentation.melanin_index"), ("chin", "redness.erythema_index")}
 
