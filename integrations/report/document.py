@@ -28,6 +28,7 @@ from integrations.report.progress_pages import (
     draw_progress_overview,
     progress_pages,
 )
+from integrations.report.study_page import StudyPage, draw_study_page, study_page
 from integrations.report.treatment_page import TreatmentPage, draw_treatment_page
 from integrations.study import StudyInfo
 
@@ -52,7 +53,7 @@ def _render(
     c.setAuthor(f"{result.algorithm_name} {result.algorithm_version}")
     c.setSubject("Decision support, not diagnosis")
     algo = f"{result.algorithm_name} {result.algorithm_version}"
-    plan: list[Page | ProgressPage | TreatmentPage | CoursePage] = []
+    plan: list[Page | ProgressPage | TreatmentPage | CoursePage | StudyPage] = []
     for i, page in enumerate(pages):
         plan.append(page)
         prior = progress[i] if progress is not None else None
@@ -61,6 +62,9 @@ def _render(
         response = course[i] if course is not None and i < len(course) else None
         if response is not None and prior is not None:
             plan.append(CoursePage(response, prior.comparison, page, i + 1, len(pages)))
+    summary = study_page(result, pages[0]) if pages else None
+    if summary is not None:
+        plan.append(summary)
     if treatment is not None and pages:
         plan.append(TreatmentPage(treatment, pages[0]))
     if not plan:
@@ -74,6 +78,8 @@ def _render(
             draw_photo_page(c, item, photo_no, len(pages), algo, n, total)
         elif isinstance(item, TreatmentPage):
             draw_treatment_page(c, item, algo, n, total)
+        elif isinstance(item, StudyPage):
+            draw_study_page(c, item, algo, n, total)
         elif isinstance(item, CoursePage):
             draw_course_page(c, item, algo, n, total)
         elif item.part == 0:
@@ -114,6 +120,8 @@ def render_report(
         key (continued on further pages when long).
     treatment
         The clinic rules' result: a last page "Topics for the consultation".
+        (With study-level values from two or more usable photos, ``result.study``, a "Study
+        summary" page comes after the photo pages and before this one.)
     course
         Per photo (same order), the response since the patient's treatment course began, or
         None: a "Treatment course" page after that photo's progress pages.

@@ -7,6 +7,7 @@ and the whole face from the frontal. Per-photo values stay where they were.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from hl7apy.validation import Validator
 from integrations.hl7 import build_oru
 from integrations.hl7.oru import codec_for_charset
 from integrations.outputs import write_outputs
+from tests.peers import require_binary
 from tests.unit.integrations import hl7_fakes as H
 from tests.unit.integrations.fakes import source_dataset, source_uid, three_view_result
 
@@ -134,3 +136,35 @@ def test_sr_keeps_the_per_photo_groups(written: dict[str, Any]) -> None:
     groups += list(report.get_image_measurement_groups())
     ids = {str(g.tracking_identifier) for g in groups}
     assert {"frontal/cheek_left", "left/cheek_left", "right/cheek_right", "frontal/face"} <= ids
+
+
+def _pdf_text(path: Path) -> str:
+    exe = require_binary("pdftotext")
+    proc = subprocess.run(
+        [exe, "-layout", str(path), "-"], capture_output=True, check=True, encoding="utf-8"
+    )
+    return proc.stdout
+
+
+def test_pdf_has_a_study_summary_with_views_values_and_the_flag(written: dict[str, Any]) -> None:
+    text = _pdf_text(Path(written["pdf"]))
+    pages = text.split("\f")
+    (summary,) = [p for p in pages if "Study summary" in p]
+    assert "left (2)" in summary and "right (3)" in summary and "frontal (1)" in summary
+    spots = next(line for line in summary.splitlines() if line.strip().startswith("Brown spot"))
+    # forehead 3 (frontal), periorbital left 5 (left) ... cheek left 21 flagged (left view)
+    assert spots.split()[3:] == ["3", "5", "4", "6", "21", "!", "7", "9"]
+    pores = next(line for line in summary.splitlines() if line.strip().startswith("Pore count"))
+    assert "66" in pores.split()  # cheek right from the right view
+    assert "cheek left: Brown spot count = 21 (spread 90 %, 2 photos)" in summary
+    # the photo pages stay: one per photo before the summary
+    assert sum("Photo " in p and " of 3" in p for p in pages) >= 3
+
+
+def test_pdf_has_no_study_summary_for_a_single_photo(tmp_path: Path) -> None:
+    from analysis.fusion import fused
+    from tests.unit.integrations import fakes
+
+    result = fused(fakes.analysis_result())
+    out = write_outputs(result, fakes.sources(), tmp_path)
+    assert "Study summary" not in _pdf_text(Path(out["pdf"]))
