@@ -577,24 +577,38 @@ def _study_groups(
     result: AnalysisResult,
     pairs: Sequence[tuple[ImageResult, Dataset]],
     algorithm: hd.sr.AlgorithmIdentification,
-) -> list[hd.sr.MeasurementsAndQualitativeEvaluations]:
+) -> list[
+    hd.sr.MeasurementsAndQualitativeEvaluations
+    | hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations
+]:
     """One study-level group per fused zone whose source photo is in the SR (the photo
-    number counts ``result.images``, as in the ORU and the PDF)."""
+    number counts ``result.images``, as in the ORU and the PDF), each followed by the zone's
+    outline on that photo under the same Tracking UID (as the per-photo groups are: OHIF
+    needs an image region in every group it reads)."""
     study = result.study
     if study is None:
         return []
     numbers = {image.source: n for n, image in enumerate(result.images, start=1)}
-    by_source = {image.source: source for image, source in pairs}
-    out = []
+    by_source = {image.source: (image, source) for image, source in pairs}
+    out: list[
+        hd.sr.MeasurementsAndQualitativeEvaluations
+        | hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations
+    ] = []
     for zone in study.zones:
-        source = by_source.get(zone.source)
-        if source is None:
+        if zone.source not in by_source:
             continue
+        image, source = by_source[zone.source]
         number = numbers.get(zone.source, 0)
         try:
             out.append(_study_group(zone, study, source, number, algorithm))
         except ValueError as exc:
             raise EncodingError(f"study-level group {zone.region}: {exc}") from exc
+        ctx = _Ctx(image, source, {}, algorithm, None, None)
+        out.append(
+            _region_group(
+                ctx, zone.region, top=False, track_as="study", finding=CONCEPT_FINDING_STUDY
+            )
+        )
     return out
 
 
@@ -645,7 +659,12 @@ def _frame_outline(rows: int, columns: int) -> npt.NDArray[np.float32]:
 
 
 def _region_group(
-    ctx: _Ctx, region: str, *, top: bool
+    ctx: _Ctx,
+    region: str,
+    *,
+    top: bool,
+    track_as: str | None = None,
+    finding: CodedConcept | None = None,
 ) -> hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations:
     """The image region of a tracked zone: a TID 1410 group with the zone outline.
 
@@ -659,7 +678,7 @@ def _region_group(
     photo without one) by the photo's border.
     """
     image = ctx.image
-    view = str(image.description.view)
+    view = track_as if track_as is not None else str(image.description.view)
     identifier, tuid = tracking_ids(ctx.source, view, region)
     site = zone_site(region)
     finding_sites = (
@@ -691,7 +710,7 @@ def _region_group(
                     str(ctx.source.SOPClassUID), str(ctx.source.SOPInstanceUID)
                 ),
             ),
-            finding_type=finding_type or CONCEPT_FINDING_ZONE,
+            finding_type=finding or finding_type or CONCEPT_FINDING_ZONE,
             algorithm_id=ctx.algorithm,
             finding_sites=finding_sites,
         )

@@ -21,6 +21,7 @@ Missing Chromium, Playwright, the DICOMweb plugin or the OHIF dist skips the tes
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -70,12 +71,34 @@ class Session:
     explained: float = 0.0
 
 
+def _crop_to_camera_size(ds: Any) -> None:
+    """Crop the 1350 px demo face to 1344 px, a multiple of 16 as camera sensors give.
+
+    Orthanc's DICOMweb plugin (1.7) answers 400 "Bad file format" to /frames of a BINARY SEG
+    whose frames are not a whole number of bytes (1-bit frames are packed without padding,
+    PS3.5 §8.1.1; 1350 x 1350 = 227812.5 bytes), so OHIF cannot load the SEG of such a photo.
+    Camera photos (4000 x 3000, 6000 x 4000, 4032 x 3024 ...) are whole bytes; the limit is
+    documented in docs/dicom-conformance.md.
+    """
+    from PIL import Image
+    from pydicom.encaps import encapsulate, generate_frames
+
+    jpeg = next(generate_frames(ds.PixelData, number_of_frames=1))
+    with Image.open(io.BytesIO(jpeg)) as im:
+        side = min(im.size) // 16 * 16
+        buf = io.BytesIO()
+        im.crop((0, 0, side, side)).save(buf, format="JPEG", quality=95)
+    ds.Rows = ds.Columns = side
+    ds.PixelData = encapsulate([buf.getvalue()])
+
+
 def _analysed_study(folder: Path) -> tuple[str, list[Path]]:
     """The demo face photo (patient name in Hangul) and DermNode's results for it."""
     from dicom_node.demo import make_sample_files
 
     face = make_sample_files(folder / "src")[0]
     ds = dcmread(face)
+    _crop_to_camera_size(ds)
     ds.PatientName = KOREAN_NAME
     ds.StudyDescription = "Skin photography"
     ds.save_as(face)
