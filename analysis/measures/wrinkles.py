@@ -23,8 +23,11 @@ least 3 mm (or half their length) inside; area % = line pixels (both kinds).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from analysis.measures.base import ConcernOutput, SkinImage
@@ -33,7 +36,14 @@ from analysis.measures.filters import frangi_valley, inner_mask
 from analysis.measures.regions import measurement, region_fraction, region_items
 from analysis.types import FeatureMap, MapKind, Measurement
 
-__all__ = ["LineSet", "detect_lines", "measure"]
+__all__ = [
+    "LineSet",
+    "detect_lines",
+    "extract_lines",
+    "line_response",
+    "line_sigmas_px",
+    "measure",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -78,30 +88,37 @@ class LineSet:
         return np.asarray(~self.is_wrinkle[self.labels] & (self.labels > 0), dtype=bool)
 
 
-def _sigmas_px(scale_mm: float) -> tuple[list[float], int]:
+def line_sigmas_px(scale_mm: float) -> tuple[list[float], list[float]]:
+    """Fine-line and wrinkle filter scales in pixels at *scale_mm* per pixel.
+
+    Each is at least :data:`MIN_SIGMA_PX`; a wrinkle scale that coincides with a fine one
+    (both clamped) is left out of the wrinkle scales.
+    """
     fine = sorted({max(s / scale_mm, MIN_SIGMA_PX) for s in FINE_SIGMAS_MM})
     deep = sorted({max(s / scale_mm, MIN_SIGMA_PX) for s in WRINKLE_SIGMAS_MM} - set(fine))
-    return fine + deep, len(fine)
+    return fine, deep
 
 
-def detect_lines(img: SkinImage) -> LineSet:
-    """Detect fine lines and wrinkles on *img*."""
-    sig, n_fine = _sigmas_px(img.scale_mm)
-    lum = img.lab[0].to(torch.float32)
-    skin = img.skin.to(torch.bool)
-    v_fine, _ = frangi_valley(lum, sig[:n_fine], FRANGI_BETA, FRANGI_C)
-    if n_fine < len(sig):
-        v_deep, _ = frangi_valley(lum, sig[n_fine:], FRANGI_BETA, FRANGI_C)
-    else:
-        v_deep = torch.zeros_like(v_fine)
-    # the image border is no line: replicated borders bend smooth shading into a valley
-    inner = torch.zeros_like(skin)
-    b = int(np.ceil(2 * sig[-1]))
-    inner[b:-b, b:-b] = True
-    # nor is the rim of the skin mask: the jaw and face outline are shading edges
-    keep_px = inner_mask(skin, EDGE_MM / img.scale_mm) & inner
-    vf = (v_fine * keep_px).cpu().numpy()
-    vd = (v_deep * keep_px).cpu().numpy()
+def line_response(lum: torch.Tensor, sigmas_px: Sequence[float]) -> torch.Tensor:
+    """Valley strength in [0, 1] of L* ``(H, W)``: the maximum over *sigmas_px*."""
+    v, _ = frangi_valley(lum.to(torch.float32), sigmas_px, FRANGI_BETA, FRANGI_C)
+    return v
+
+
+def extract_lines(
+    v_fine: npt.NDArray[np.floating[Any]],
+    v_deep: npt.NDArray[np.floating[Any]],
+    keep: npt.NDArray[np.bool_],
+    scale_mm: float,
+) -> LineSet:
+    """Lines from the fine-scale and wrinkle-scale valley strengths ``(H, W)``.
+
+    Hysteresis, components, the fine/wrinkle split, thinning, skeleton length and the
+    length and aspect rules (see the module docstring); only pixels where *keep* is True
+    can be line pixels.
+    """
+    vf = np.where(keep, v_fine, 0.0).astype(np.float32, copy=False)
+    vd = np.where(keep, v_deep, 0.0).astype(np.float32, copy=False)
     v_np = np.maximum(vf, vd)
     mask = hysteresis(v_np >= WEAK, v_np >= STRONG)
     labels, _, _ = components(mask)
@@ -123,14 +140,32 @@ def detect_lines(img: SkinImage) -> LineSet:
     length_map = skeleton_length_map(skel)
     lengths = np.bincount(lab, length_map.ravel(), n + 1)
     width = stats[:, 4].astype(np.float64) / np.maximum(lengths, 1.0)
-    keep = (lengths * img.scale_mm >= MIN_LENGTH_MM) & (lengths >= MIN_ASPECT * width)
-    keep[0] = False
+    kept = (lengths * scale_mm >= MIN_LENGTH_MM) & (lengths >= MIN_ASPECT * width)
+    kept[0] = False
     new_id = np.zeros(n + 1, dtype=np.int32)
-    new_id[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+    new_id[kept] = np.arange(1, int(kept.sum()) + 1, dtype=np.int32)
     labels = new_id[labels]
     length_map = np.where(labels > 0, length_map, 0.0).astype(np.float32)
-    is_w = np.concatenate([[False], is_wrinkle[keep]])
-    return LineSet(labels, is_w, length_map, np.concatenate([[0.0], lengths[keep]]))
+    is_w = np.concatenate([[False], is_wrinkle[kept]])
+    return LineSet(labels, is_w, length_map, np.concatenate([[0.0], lengths[kept]]))
+
+
+def detect_lines(img: SkinImage) -> LineSet:
+    """Detect fine lines and wrinkles on *img*."""
+    fine, deep = line_sigmas_px(img.scale_mm)
+    lum = img.lab[0].to(torch.float32)
+    skin = img.skin.to(torch.bool)
+    v_fine = line_response(lum, fine)
+    v_deep = line_response(lum, deep) if deep else torch.zeros_like(v_fine)
+    # the image border is no line: replicated borders bend smooth shading into a valley
+    inner = torch.zeros_like(skin)
+    b = int(np.ceil(2 * (fine + deep)[-1]))
+    inner[b:-b, b:-b] = True
+    # nor is the rim of the skin mask: the jaw and face outline are shading edges
+    keep_px = inner_mask(skin, EDGE_MM / img.scale_mm) & inner
+    return extract_lines(
+        v_fine.cpu().numpy(), v_deep.cpu().numpy(), keep_px.cpu().numpy(), img.scale_mm
+    )
 
 
 @torch.no_grad()
