@@ -16,8 +16,12 @@ wrapper over an array transform (MONAI style)::
     ViewCheckd        the claimed view against the measured yaw (warning), a pose beyond
                       the mesh's range (blocking)
     Measured          the six concern measures (skipped for an unusable photo)
-    PoreDetaild       pores again from source tiles at <= 0.1 mm/px when the working frame
-                      is coarser and the source finer (:class:`PoreDetail`)
+    DetailPland       which families go to the source pixels (the working frame coarser
+                      than 0.1 mm/px and the source finer)
+    Measured          ...minus the pores, when they are measured on source tiles
+    CameraDetaild     pores (source tiles at <= 0.1 mm/px) and fine lines (the source at
+                      0.1 mm/px, one response map filled tile by tile) from the camera's
+                      pixels (:class:`CameraDetail`)
 
 Working resolution: a face photo is cropped to the face template's extent and resampled
 (down only) so that the face box is ``working_face_px`` (default 800) pixels wide, about
@@ -39,7 +43,8 @@ import math
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import cv2
@@ -50,6 +55,8 @@ from monai.transforms.compose import Compose
 from monai.transforms.transform import MapTransform, Transform
 
 from analysis.color import (
+    D65_WHITE,
+    RGB_TO_XYZ,
     iterative_grey_gains,
     linear_rgb_to_lab,
     srgb_to_linear,
@@ -66,9 +73,11 @@ from analysis.face import (
 )
 from analysis.fusion import fused
 from analysis.keys import NOT_ASSESSED
-from analysis.measures import pores, unresolved
+from analysis.measures import pores, unresolved, wrinkles
 from analysis.measures.base import ConcernOutput, SkinImage
 from analysis.measures.blobs import Blobs
+from analysis.measures.filters import inner_mask
+from analysis.measures.regions import measurement, region_fraction, region_items
 from analysis.quality import (
     QualityThresholds,
     assess_quality,
@@ -106,8 +115,10 @@ __all__ = [
     "Measured",
     "PixelSpacing",
     "PixelSpacingd",
-    "PoreDetail",
-    "PoreDetaild",
+    "CameraDetail",
+    "CameraDetaild",
+    "DetailPlan",
+    "DetailPland",
     "QualityGate",
     "QualityGated",
     "ToLab",
@@ -120,6 +131,8 @@ __all__ = [
     "WhiteBalanced",
     "WorkingFrame",
     "WorkingFramed",
+    "lightness",
+    "merge_fine_lines",
     "resolve_device",
 ]
 
@@ -469,41 +482,204 @@ class Measure(Transform):
             return list(pool.map(run, self.measures))
 
 
-#: Resolution (mm per pixel) at which pores are detected when the photo has it.
+#: Resolution (mm per pixel) at which pores and fine lines are measured when the photo has it.
 DETAIL_MM = 0.1
 
 
-class PoreDetail(Transform):
-    """Pores from the SOURCE pixels, tile by tile, when the working frame is too coarse.
+@dataclass(frozen=True, slots=True)
+class DetailPlan:
+    """mm per detail pixel of each family measured on the source pixels (None: the working
+    frame is used for it)."""
+
+    pores: float | None = None
+    fine_lines: float | None = None
+
+    def scales(self) -> dict[str, float]:
+        """``{key: mm_per_px}`` of the families measured at detail resolution."""
+        out: dict[str, float] = {}
+        if self.pores is not None:
+            out["pores"] = self.pores
+        if self.fine_lines is not None:
+            out["wrinkles.fine_lines"] = self.fine_lines
+        return out
+
+
+def _srgb_lut() -> npt.NDArray[np.float32]:
+    """sRGB uint8 -> linear light, the 256 values of :func:`analysis.color.srgb_to_linear`."""
+    global _SRGB_LUT
+    if _SRGB_LUT is None:
+        codes = torch.arange(256, dtype=torch.float32) / 255.0
+        _SRGB_LUT = srgb_to_linear(codes).numpy().astype(np.float32)
+    return _SRGB_LUT
+
+
+_SRGB_LUT: npt.NDArray[np.float32] | None = None
+_Y_ROW = np.asarray(RGB_TO_XYZ[1], dtype=np.float32) / np.float32(D65_WHITE[1])
+
+
+def lightness(rgb: npt.NDArray[Any], gains: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """CIELAB L* ``(H, W)`` float32 of an sRGB ``(H, W, 3)`` uint8/uint16 image, white
+    balanced by *gains* (linear light, clamped to [0, 1] as :class:`ToLab` does).
+
+    Only L* is computed (the detail measures read nothing else); uint8 is decoded through
+    a 256-entry table of :func:`analysis.color.srgb_to_linear`.
+    """
+    if rgb.dtype == np.uint8:
+        lin = _srgb_lut()[rgb]
+    else:
+        lin = srgb_to_linear(to_unit_float(rgb, torch.device("cpu"))).permute(1, 2, 0).numpy()
+    coef = (_Y_ROW * gains).astype(np.float32)
+    if float(gains.max()) > 1.0:  # a channel can pass 1 only when its gain does
+        lin = np.minimum(lin * gains.astype(np.float32), np.float32(1.0))
+        coef = _Y_ROW
+    y = lin @ coef
+    eps, kappa = 216.0 / 24389.0, 24389.0 / 27.0
+    f = np.where(y > eps, np.cbrt(np.maximum(y, eps)), (kappa * y + 16.0) / 116.0)
+    out: npt.NDArray[np.float32] = (116.0 * f - 16.0).astype(np.float32)
+    return out
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Grid:
+    """A detail grid: source box ``[y0:y1, x0:x1]`` resampled to ``shape``; the working
+    pixel under each grid row/column (nearest)."""
+
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+    shape: tuple[int, int]
+    work_rows: npt.NDArray[np.int64]
+    work_cols: npt.NDArray[np.int64]
+
+    @property
+    def fy(self) -> float:
+        """Grid rows per source row."""
+        return self.shape[0] / (self.y1 - self.y0)
+
+    @property
+    def fx(self) -> float:
+        """Grid columns per source column."""
+        return self.shape[1] / (self.x1 - self.x0)
+
+    @staticmethod
+    def make(
+        frame: Frame, work_shape: tuple[int, int], box: tuple[int, int, int, int], f: float
+    ) -> _Grid:
+        """The grid of *box* (source ``y0, y1, x0, x1``) at *f* grid px per source px."""
+        y0, y1, x0, x1 = box
+        shape = (max(1, round((y1 - y0) * f)), max(1, round((x1 - x0) * f)))
+        fy, fx = shape[0] / (y1 - y0), shape[1] / (x1 - x0)
+        fs = frame.scale
+        wy = ((np.arange(shape[0]) + 0.5) / fy + y0 - frame.y0) * fs
+        wx = ((np.arange(shape[1]) + 0.5) / fx + x0 - frame.x0) * fs
+        return _Grid(
+            y0,
+            y1,
+            x0,
+            x1,
+            shape,
+            np.clip(wy.astype(np.int64), 0, work_shape[0] - 1),
+            np.clip(wx.astype(np.int64), 0, work_shape[1] - 1),
+        )
+
+    def sample(self, work: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """A working-grid array sampled (nearest) on this grid."""
+        out: npt.NDArray[Any] = work[self.work_rows[:, None], self.work_cols[None, :]]
+        return out
+
+    def image(self, source: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """The source box resampled to this grid (area averaging, uint8/uint16 kept)."""
+        crop = np.ascontiguousarray(source[self.y0 : self.y1, self.x0 : self.x1])
+        if crop.shape[:2] == self.shape:
+            return crop
+        return cv2.resize(crop, (self.shape[1], self.shape[0]), interpolation=cv2.INTER_AREA)
+
+
+class CameraDetail(Transform):
+    """Pores and fine lines from the SOURCE pixels when the working frame is too coarse.
 
     The working frame caps a face at ``working_face_px`` (~0.19 mm/px), too coarse for
-    pores (0.1-0.5 mm). When the source is finer than the working frame and the working
-    pixel is coarser than ``detail_mm``, the skin's bounding box is cut into tiles of
-    ``tile_px`` detail pixels (plus a ``margin_px`` overlap that covers the filters), each
-    tile is resampled to ``max(source spacing, detail_mm / 2)`` (the camera's own pixels up
-    to 0.05 mm/px: at 0.1 mm/px the detector's 0.7 px smallest scale would miss pores under
-    0.2 mm), white-balanced with the photo's
-    gains, converted to CIELAB and run through :func:`analysis.measures.pores.detect_pores`
-    with the working skin mask sampled onto it. A blob is kept by the tile whose core holds
-    its centre; centres and diameters are mapped to working pixels and summarised per
-    region by :func:`analysis.measures.pores.summarise` (so counts, densities and diameters
-    use the same region masks and areas as every other family; the pores map is drawn at
-    the working resolution). Memory is bounded by one tile at a time.
+    pores (0.1-0.5 mm) and for the finest lines (the 0.12 mm line scale needs <= 0.17
+    mm/px). When the source is finer than the working frame and the working pixel is
+    coarser than ``detail_mm``:
 
-    Returns None when the working frame is already fine enough, or the source is not finer.
+    * **pores** are detected on tiles of the skin's bounding box at
+      ``max(source spacing, detail_mm / 2)`` (the camera's own pixels up to 0.05 mm/px: at
+      0.1 mm/px the detector's 0.7 px smallest scale would miss pores under 0.2 mm): tiles of
+      ``tile_px`` detail pixels plus a ``margin_px`` overlap that covers the filters, each
+      white-balanced with the photo's gains and converted to L*, run through
+      :func:`analysis.measures.pores.detect_pores` with the working skin mask sampled onto
+      it. A blob is kept by the tile whose core holds its centre; centres and diameters are
+      mapped to working pixels and summarised per region by
+      :func:`analysis.measures.pores.summarise`.
+    * **fine lines**: the skin's bounding box is resampled once to
+      ``max(source spacing, detail_mm)`` (at 0.1 mm/px the three fine scales, 0.12-0.3 mm,
+      are 1.2-3 px: all resolved), converted to L*, and the fine-scale valley strength
+      (:func:`analysis.measures.wrinkles.line_response`) is computed tile by tile with an
+      overlap of at least 3 sigma + 4 px, each tile writing only its core into one
+      response array of the whole box. Hysteresis, components, thinning and the length
+      rules then run ONCE on that array (:func:`analysis.measures.wrinkles.extract_lines`),
+      so a line crossing a tile border is one line with its full length. Lines that lie
+      for at least half their length on a wrinkle of the working frame (its map, dilated
+      by one working pixel) are that wrinkle, seen at the fine scales, and are dropped.
+      Counts and lengths are summarised on the working regions as
+      :func:`analysis.measures.wrinkles.measure` does (a line counts in a region holding
+      >= 3 mm or half its length); the map is drawn at the working resolution and
+      ``wrinkles.area_pct`` is recomputed from it and the wrinkle map.
+
+    Tiles run on ``workers`` threads (OpenCV and PyTorch release the GIL). Memory is
+    bounded by the tiles in flight plus a few arrays of the box at 0.1 mm/px (about 2-4
+    megapixels on a face, whatever the camera).
     """
 
-    def __init__(self, detail_mm: float = DETAIL_MM, tile_px: int = 768, margin_px: int = 32):
-        if detail_mm <= 0 or tile_px < 64 or margin_px < 8:
-            raise ValueError("detail_mm must be > 0, tile_px >= 64, margin_px >= 8")
+    def __init__(
+        self,
+        detail_mm: float = DETAIL_MM,
+        tile_px: int = 768,
+        margin_px: int = 32,
+        line_tile_px: int = 512,
+        workers: int = 1,
+    ) -> None:
+        if detail_mm <= 0 or tile_px < 64 or margin_px < 8 or line_tile_px < 32 or workers < 1:
+            raise ValueError(
+                "detail_mm must be > 0, tile_px >= 64, margin_px >= 8, line_tile_px >= 32, "
+                "workers >= 1"
+            )
         self.detail_mm, self.tile_px, self.margin_px = detail_mm, tile_px, margin_px
+        self.line_tile_px, self.workers = line_tile_px, workers
 
-    def detail_scale(self, frame: Frame, scale_work: float) -> float | None:
-        """mm per detail pixel, or None when the working frame is used as it is."""
-        scale_src = scale_work * frame.scale
+    def pore_scale(self, frame: Frame, scale_work: float) -> float | None:
+        """mm per pore-detail pixel, or None when the working frame is used as it is."""
         if frame.scale >= 1.0 or scale_work <= self.detail_mm:
             return None
-        return max(scale_src, self.detail_mm / 2.0)
+        return max(scale_work * frame.scale, self.detail_mm / 2.0)
+
+    def line_scale(self, frame: Frame, scale_work: float) -> float | None:
+        """mm per fine-line detail pixel, or None when the working frame is used."""
+        if frame.scale >= 1.0 or scale_work <= self.detail_mm:
+            return None
+        return max(scale_work * frame.scale, self.detail_mm)
+
+    def plan(self, frame: Frame, scale_work: float) -> DetailPlan:
+        """Which families go to the source pixels, at which scale."""
+        return DetailPlan(self.pore_scale(frame, scale_work), self.line_scale(frame, scale_work))
+
+    def _skin_box(
+        self, frame: Frame, skin_np: npt.NDArray[np.bool_], pad_src: int
+    ) -> tuple[int, int, int, int] | None:
+        """The skin's bounding box in source pixels (``y0, y1, x0, x1``), grown by *pad_src*
+        within the frame."""
+        ys, xs = np.nonzero(skin_np)
+        if ys.size == 0:
+            return None
+        fs = frame.scale
+        return (
+            max(frame.y0, frame.y0 + math.floor(ys.min() / fs) - pad_src),
+            min(frame.y1, frame.y0 + math.ceil((ys.max() + 1) / fs) + pad_src),
+            max(frame.x0, frame.x0 + math.floor(xs.min() / fs) - pad_src),
+            min(frame.x1, frame.x0 + math.ceil((xs.max() + 1) / fs) + pad_src),
+        )
 
     def __call__(  # type: ignore[override]
         self,
@@ -511,81 +687,278 @@ class PoreDetail(Transform):
         frame: Frame,
         gains: torch.Tensor,
         work_img: SkinImage,
-    ) -> ConcernOutput | None:
-        """Pores measured on finer tiles of *source*, summarised on *work_img*'s grid."""
-        target = self.detail_scale(frame, work_img.scale_mm)
-        if target is None:
-            return None
+        plan: DetailPlan,
+        wrinkle_map: npt.NDArray[np.bool_] | None = None,
+    ) -> tuple[ConcernOutput | None, ConcernOutput | None]:
+        """``(pores, fine lines)`` measured on *source*, summarised on *work_img*'s grid;
+        None for a family the plan leaves on the working frame (fine lines also need the
+        working frame's *wrinkle_map*)."""
         skin_np = work_img.skin.cpu().numpy().astype(bool)
-        ys, xs = np.nonzero(skin_np)
-        if ys.size == 0:
-            return None
+        g = gains.detach().cpu().numpy().astype(np.float32)
+        tasks: list[Callable[[], Any]] = []
+        pore_tasks = line_tasks = 0
+        if plan.pores is not None:
+            pore_jobs = self._pore_jobs(source, frame, g, work_img, skin_np, plan.pores)
+            tasks += pore_jobs
+            pore_tasks = len(pore_jobs)
+        lines_ctx = None
+        if plan.fine_lines is not None and wrinkle_map is not None:
+            lines_ctx = self._line_setup(source, frame, g, work_img, skin_np, plan.fine_lines)
+            if lines_ctx is not None:
+                tasks += lines_ctx.jobs
+                line_tasks = len(lines_ctx.jobs)
+        results = self._run(tasks)
+        pores_out = None
+        if plan.pores is not None:
+            found = [r for r in results[:pore_tasks] if r is not None]
+            blobs = Blobs(
+                np.concatenate([r[0] for r in found]) if found else np.zeros(0, np.int64),
+                np.concatenate([r[1] for r in found]) if found else np.zeros(0, np.int64),
+                np.concatenate([r[2] for r in found]) if found else np.zeros(0, np.float64),
+                np.concatenate([r[3] for r in found]) if found else np.zeros(0, np.float64),
+            )
+            logger.debug("pores on %.3f mm/px tiles: %d", plan.pores, len(blobs))
+            pores_out = pores.summarise(work_img, blobs)
+        lines_out = None
+        if lines_ctx is not None and wrinkle_map is not None:
+            del results[: pore_tasks + line_tasks]
+            lines_out = lines_ctx.summarise(work_img, wrinkle_map)
+        return pores_out, lines_out
+
+    def _run(self, tasks: Sequence[Callable[[], Any]]) -> list[Any]:
+        if self.workers == 1 or len(tasks) < 2:
+            return [t() for t in tasks]
+
+        def run(t: Callable[[], Any]) -> Any:
+            with torch.inference_mode():  # a mode is per thread: re-enter it in the worker
+                return t()
+
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            return list(pool.map(run, tasks))
+
+    # ------------------------------------------------------------------ pores
+
+    def _pore_jobs(
+        self,
+        source: npt.NDArray[Any],
+        frame: Frame,
+        gains: npt.NDArray[np.float32],
+        work_img: SkinImage,
+        skin_np: npt.NDArray[np.bool_],
+        target: float,
+    ) -> list[Callable[[], Any]]:
         fs = frame.scale
-        scale_src = work_img.scale_mm * fs
-        f = scale_src / target  # detail px per source px (<= 1)
-        # skin bounding box in source pixels
-        bx0 = frame.x0 + math.floor(xs.min() / fs)
-        bx1 = min(frame.x1, frame.x0 + math.ceil((xs.max() + 1) / fs))
-        by0 = frame.y0 + math.floor(ys.min() / fs)
-        by1 = min(frame.y1, frame.y0 + math.ceil((ys.max() + 1) / fs))
+        f = work_img.scale_mm * fs / target  # detail px per source px (<= 1)
+        box = self._skin_box(frame, skin_np, 0)
+        if box is None:
+            return []
+        by0, by1, bx0, bx1 = box
         core = max(64, round(self.tile_px / f))
         pad = math.ceil(self.margin_px / f)
-        wh, ww = skin_np.shape
-        rows: list[npt.NDArray[np.int64]] = []
-        cols: list[npt.NDArray[np.int64]] = []
-        dias: list[npt.NDArray[np.float64]] = []
-        resp: list[npt.NDArray[np.float64]] = []
-        to_lin = ToLinearRGB(work_img.device)
-        g = gains.to(work_img.device).view(3, 1, 1)
+        jobs: list[Callable[[], Any]] = []
         for cy0 in range(by0, by1, core):
             for cx0 in range(bx0, bx1, core):
                 cy1, cx1 = min(cy0 + core, by1), min(cx0 + core, bx1)
-                sy0, sx0 = max(frame.y0, cy0 - pad), max(frame.x0, cx0 - pad)
-                sy1, sx1 = min(frame.y1, cy1 + pad), min(frame.x1, cx1 + pad)
-                th = max(1, round((sy1 - sy0) * f))
-                tw = max(1, round((sx1 - sx0) * f))
-                fy, fx = th / (sy1 - sy0), tw / (sx1 - sx0)
-                # working pixel under each tile pixel (nearest), for the skin mask
-                wy = ((np.arange(th) + 0.5) / fy + sy0 - frame.y0) * fs
-                wx = ((np.arange(tw) + 0.5) / fx + sx0 - frame.x0) * fs
-                wyi = np.clip(wy.astype(np.int64), 0, wh - 1)
-                wxi = np.clip(wx.astype(np.int64), 0, ww - 1)
-                tile_skin = skin_np[wyi[:, None], wxi[None, :]]
+                tile_box = (
+                    max(frame.y0, cy0 - pad),
+                    min(frame.y1, cy1 + pad),
+                    max(frame.x0, cx0 - pad),
+                    min(frame.x1, cx1 + pad),
+                )
+                grid = _Grid.make(frame, skin_np.shape, tile_box, f)
+                tile_skin = grid.sample(skin_np)
                 if not tile_skin.any():
                     continue
-                crop = np.ascontiguousarray(source[sy0:sy1, sx0:sx1])
-                if (th, tw) != crop.shape[:2]:
-                    crop = cv2.resize(crop, (tw, th), interpolation=cv2.INTER_AREA)
-                lab = linear_rgb_to_lab((to_lin(crop) * g).clamp(0.0, 1.0))
-                tile = SkinImage(
-                    rgb_linear=lab,  # not read by the pore detector
-                    lab=lab,
-                    skin=torch.from_numpy(np.ascontiguousarray(tile_skin)).to(work_img.device),
-                    regions={},
-                    spacing_mm=None,
-                    scale_mm=target,
+                jobs.append(
+                    partial(
+                        self._pore_tile,
+                        source,
+                        frame,
+                        gains,
+                        work_img.device,
+                        grid,
+                        tile_skin,
+                        (cy0, cy1, cx0, cx1),
+                        target,
+                        skin_np.shape,
+                    )
                 )
-                b = pores.detect_pores(tile)
-                if not len(b):
-                    continue
-                # centres in source pixels; keep those in this tile's core
-                sy = (b.rows + 0.5) / fy + sy0
-                sx = (b.cols + 0.5) / fx + sx0
-                keep = (sy >= cy0) & (sy < cy1) & (sx >= cx0) & (sx < cx1)
-                if not keep.any():
-                    continue
-                rows.append(np.clip(((sy[keep] - frame.y0) * fs).astype(np.int64), 0, wh - 1))
-                cols.append(np.clip(((sx[keep] - frame.x0) * fs).astype(np.int64), 0, ww - 1))
-                dias.append(b.diameter_px[keep] / fy * fs)
-                resp.append(b.response[keep])
-        blobs = Blobs(
-            np.concatenate(rows) if rows else np.zeros(0, np.int64),
-            np.concatenate(cols) if cols else np.zeros(0, np.int64),
-            np.concatenate(dias) if dias else np.zeros(0, np.float64),
-            np.concatenate(resp) if resp else np.zeros(0, np.float64),
+        return jobs
+
+    @staticmethod
+    def _pore_tile(
+        source: npt.NDArray[Any],
+        frame: Frame,
+        gains: npt.NDArray[np.float32],
+        device: torch.device,
+        grid: _Grid,
+        tile_skin: npt.NDArray[np.bool_],
+        core: tuple[int, int, int, int],
+        target: float,
+        work_shape: tuple[int, int],
+    ) -> tuple[Any, ...] | None:
+        lum = torch.from_numpy(lightness(grid.image(source), gains)).to(device)
+        tile = SkinImage(
+            rgb_linear=lum[None],  # read by no detail measure
+            lab=lum[None],  # the pore detector reads L* only
+            skin=torch.from_numpy(np.ascontiguousarray(tile_skin)).to(device),
+            regions={},
+            spacing_mm=None,
+            scale_mm=target,
         )
-        logger.debug("pores on %.3f mm/px tiles: %d", target, len(blobs))
-        return pores.summarise(work_img, blobs)
+        b = pores.detect_pores(tile)
+        if not len(b):
+            return None
+        cy0, cy1, cx0, cx1 = core
+        # centres in source pixels; keep those in this tile's core
+        sy = (b.rows + 0.5) / grid.fy + grid.y0
+        sx = (b.cols + 0.5) / grid.fx + grid.x0
+        keep = (sy >= cy0) & (sy < cy1) & (sx >= cx0) & (sx < cx1)
+        if not keep.any():
+            return None
+        fs = frame.scale
+        wh, ww = work_shape
+        return (
+            np.clip(((sy[keep] - frame.y0) * fs).astype(np.int64), 0, wh - 1),
+            np.clip(((sx[keep] - frame.x0) * fs).astype(np.int64), 0, ww - 1),
+            b.diameter_px[keep] / grid.fy * fs,
+            b.response[keep],
+        )
+
+    # ------------------------------------------------------------------ fine lines
+
+    def _line_setup(
+        self,
+        source: npt.NDArray[Any],
+        frame: Frame,
+        gains: npt.NDArray[np.float32],
+        work_img: SkinImage,
+        skin_np: npt.NDArray[np.bool_],
+        target: float,
+    ) -> _FineLines | None:
+        fine_px, _ = wrinkles.line_sigmas_px(target)
+        f = work_img.scale_mm * frame.scale / target
+        margin = 8 * math.ceil((3.0 * max(fine_px) + 4.0) / 8.0)
+        box = self._skin_box(frame, skin_np, math.ceil(margin / f))
+        if box is None:
+            return None
+        grid = _Grid.make(frame, skin_np.shape, box, f)
+        # where a line may be: the working frame's rule (skin rim and image border out)
+        sig_work, deep_work = wrinkles.line_sigmas_px(work_img.scale_mm)
+        b = int(np.ceil(2 * (sig_work + deep_work)[-1]))
+        inner = torch.zeros_like(work_img.skin, dtype=torch.bool)
+        inner[b:-b, b:-b] = True
+        keep_work = (
+            (inner_mask(work_img.skin, wrinkles.EDGE_MM / work_img.scale_mm) & inner).cpu().numpy()
+        )
+        keep = grid.sample(keep_work)
+        if not keep.any():
+            return None
+        lum = lightness(grid.image(source), gains)
+        ctx = _FineLines(grid, keep, target, work_img.scale_mm, np.zeros(grid.shape, np.float32))
+        h, w = grid.shape
+        t = 8 * max(4, self.line_tile_px // 8)
+        for ty in range(0, h, t):
+            for tx in range(0, w, t):
+                cy1, cx1 = min(ty + t, h), min(tx + t, w)
+                if not keep[ty:cy1, tx:cx1].any():
+                    continue
+                ctx.jobs.append(
+                    partial(ctx.tile, lum, fine_px, (ty, cy1, tx, cx1), margin, work_img.device)
+                )
+        return ctx
+
+
+@dataclass(eq=False)
+class _FineLines:
+    """Fine-line detail state: the grid, the keep mask and the response being filled."""
+
+    grid: _Grid
+    keep: npt.NDArray[np.bool_]
+    scale_mm: float
+    scale_work: float
+    response: npt.NDArray[np.float32]
+    jobs: list[Callable[[], Any]] = field(default_factory=list)
+
+    def tile(
+        self,
+        lum: npt.NDArray[np.float32],
+        sigmas_px: Sequence[float],
+        core: tuple[int, int, int, int],
+        margin: int,
+        device: torch.device,
+    ) -> None:
+        """Fine-scale valley strength of one tile; its core is written into the response."""
+        h, w = lum.shape
+        cy0, cy1, cx0, cx1 = core
+        y0, y1 = max(0, cy0 - margin), min(h, cy1 + margin)
+        x0, x1 = max(0, cx0 - margin), min(w, cx1 + margin)
+        sub = torch.from_numpy(np.ascontiguousarray(lum[y0:y1, x0:x1])).to(device)
+        v = wrinkles.line_response(sub, sigmas_px).cpu().numpy()
+        self.response[cy0:cy1, cx0:cx1] = v[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
+
+    def summarise(self, img: SkinImage, wrinkle_map: npt.NDArray[np.bool_]) -> ConcernOutput:
+        """Fine-line measurements per working region, the map at working resolution."""
+        lines = wrinkles.extract_lines(
+            self.response, np.zeros_like(self.response), self.keep, self.scale_mm
+        )
+        del self.response
+        n = lines.lengths_px.size - 1
+        labels, length_map = lines.labels, lines.length_map
+        # a line lying on a wrinkle of the working frame is that wrinkle at the fine scales
+        wr = cv2.dilate(wrinkle_map.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        on_wrinkle = np.bincount(labels.ravel(), (length_map * self.grid.sample(wr)).ravel(), n + 1)
+        fine = (on_wrinkle < 0.5 * lines.lengths_px) & ~lines.is_wrinkle
+        fine[0] = False
+        ys, xs = np.nonzero(length_map > 0)  # skeleton pixels
+        sid = labels[ys, xs]
+        slen = length_map[ys, xs].astype(np.float64)
+        wys, wxs = self.grid.work_rows[ys], self.grid.work_cols[xs]
+        # the map on the working grid: every pixel of a fine line
+        py, px = np.nonzero(fine[labels])
+        fine_work = np.zeros(wrinkle_map.shape, dtype=bool)
+        fine_work[self.grid.work_rows[py], self.grid.work_cols[px]] = True
+        any_work = fine_work | wrinkle_map
+        k = self.scale_mm / self.scale_work  # working px per detail px
+        report = img.spacing_mm if img.spacing_mm is not None else 1.0
+        min_len_px = wrinkles.MIN_LENGTH_MM / self.scale_mm
+        out: list[Measurement] = []
+        for reg in region_items(img):
+            inside = np.bincount(sid, slen * reg.mask_np[wys, wxs], n + 1)
+            counted = fine & (inside >= np.minimum(min_len_px, 0.5 * lines.lengths_px))
+            out.append(
+                measurement(
+                    "wrinkles.area_pct", reg.name, region_fraction(any_work, reg.mask_np), img
+                )
+            )
+            out.append(measurement("wrinkles.fine_lines.count", reg.name, int(counted.sum()), img))
+            out.append(
+                measurement(
+                    "wrinkles.fine_lines.length_mm",
+                    reg.name,
+                    float(inside[fine].sum()) * k * report,
+                    img,
+                )
+            )
+        logger.debug("fine lines on %.3f mm/px: %d", self.scale_mm, int(fine.sum()))
+        fmap = FeatureMap(
+            "fine_lines",
+            "wrinkles",
+            MapKind.BINARY,
+            fine_work,
+            f"Fine lines: Frangi valleys of L* at {self.scale_mm:.2f} mm/px, sigma 0.12-0.3 mm, "
+            ">= 3 mm long",
+        )
+        return ConcernOutput(tuple(out), (fmap,))
+
+
+def merge_fine_lines(w: ConcernOutput, fine: ConcernOutput) -> ConcernOutput:
+    """The wrinkles measure's output *w* with its fine-line keys, ``wrinkles.area_pct`` and
+    ``fine_lines`` map replaced by those of *fine* (from :class:`CameraDetail`)."""
+    replaced = {m.key for m in fine.measurements}
+    kept = tuple(m for m in w.measurements if m.key not in replaced)
+    maps = tuple(m for m in w.maps if m.name != "fine_lines") + tuple(fine.maps)
+    return ConcernOutput(kept + tuple(fine.measurements), maps)
 
 
 # ------------------------------------------------------------------ dict wrappers
@@ -798,7 +1171,9 @@ class Measured(_Wrapper):
     """Dict wrapper of :class:`Measure`: builds the :class:`SkinImage` from ``keys`` (linear
     RGB) and the CIELAB, skin, zone and scale entries, and puts the outputs in ``output_key``.
 
-    Nothing is measured on an unusable photo (the outputs are empty).
+    Nothing is measured on an unusable photo (the outputs are empty). A measure listed in
+    ``skip`` (``{index: family}``) is left out (an empty output in its place) when the
+    :class:`DetailPlan` under ``plan_key`` measures that family on the source pixels.
     """
 
     def __init__(
@@ -813,9 +1188,13 @@ class Measured(_Wrapper):
         spacing_key: Hashable = "spacing_work",
         scale_key: Hashable = "scale_work",
         output_key: Hashable = "outputs",
+        skip: Mapping[int, str] | None = None,
+        plan_key: Hashable = "detail_plan",
     ) -> None:
         super().__init__(keys)
         self.t = Measure(measures, workers)
+        self.skip = dict(skip or {})
+        self.plan_key = plan_key
         self.quality_key, self.lab_key, self.skin_key = quality_key, lab_key, skin_key
         self.regions_key, self.spacing_key, self.scale_key = regions_key, spacing_key, scale_key
         self.output_key = output_key
@@ -834,37 +1213,87 @@ class Measured(_Wrapper):
                 spacing_mm=d[self.spacing_key],
                 scale_mm=d[self.scale_key],
             )
-            d[self.output_key] = self.t(img)
+            plan = d.get(self.plan_key)
+            detail = plan.scales() if isinstance(plan, DetailPlan) else {}
+            skipped = {i for i, fam in self.skip.items() if fam in detail}
+            if not skipped:
+                d[self.output_key] = self.t(img)
+                continue
+            keep = [m for i, m in enumerate(self.t.measures) if i not in skipped]
+            outs = iter(Measure(keep, self.t.workers)(img))
+            d[self.output_key] = [
+                ConcernOutput(()) if i in skipped else next(outs)
+                for i in range(len(self.t.measures))
+            ]
         return d
 
 
-class PoreDetaild(_Wrapper):
-    """Dict wrapper of :class:`PoreDetail`: replaces output ``index`` of ``outputs_key`` (the
-    pores measure) with pores from finer source tiles, and records the detail scale per
-    family in ``detail_key`` (``{"pores": mm_per_px}``; empty when not used)."""
+class DetailPland(_Wrapper):
+    """Which families :class:`CameraDetaild` will measure on the source pixels: ``keys``
+    (frames) + ``scale_key`` -> ``plan_key`` (:class:`DetailPlan`; empty when off)."""
 
     def __init__(
         self,
-        index: int | None,
+        detail_mm: float | None = DETAIL_MM,
+        keys: Hashable | Sequence[Hashable] = "frame",
+        scale_key: Hashable = "scale_work",
+        plan_key: Hashable = "detail_plan",
+    ) -> None:
+        super().__init__(keys)
+        self.t = None if detail_mm is None else CameraDetail(detail_mm)
+        self.scale_key, self.plan_key = scale_key, plan_key
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        for k in self.key_iterator(d):
+            d[self.plan_key] = (
+                DetailPlan() if self.t is None else self.t.plan(d[k], float(d[self.scale_key]))
+            )
+        return d
+
+
+class CameraDetaild(_Wrapper):
+    """Dict wrapper of :class:`CameraDetail`: replaces output ``pores_index`` of
+    ``outputs_key`` with pores from source tiles, and the fine-line keys and map of output
+    ``wrinkles_index`` with fine lines from the source pixels, as ``plan_key`` says; records
+    the scale of each family so measured in ``detail_key`` (``{"pores": mm_per_px,
+    "wrinkles.fine_lines": mm_per_px}``; empty when not used)."""
+
+    def __init__(
+        self,
+        pores_index: int | None,
+        wrinkles_index: int | None,
         keys: Hashable | Sequence[Hashable] = "image",
         detail_mm: float = DETAIL_MM,
+        workers: int = 1,
+        plan_key: Hashable = "detail_plan",
         outputs_key: Hashable = "outputs",
         detail_key: Hashable = "detail_scale",
     ) -> None:
         super().__init__(keys)
-        self.t = PoreDetail(detail_mm)
-        self.index = index
-        self.outputs_key, self.detail_key = outputs_key, detail_key
+        self.t = CameraDetail(detail_mm, workers=workers)
+        self.pores_index, self.wrinkles_index = pores_index, wrinkles_index
+        self.plan_key, self.outputs_key, self.detail_key = plan_key, outputs_key, detail_key
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
         d[self.detail_key] = {}
-        if self.index is None or not d["quality"].usable or not d[self.outputs_key]:
+        plan: DetailPlan = d.get(self.plan_key, DetailPlan())
+        if not d["quality"].usable or not d[self.outputs_key]:
+            return d
+        outputs = list(d[self.outputs_key])
+        wmap = None
+        if self.wrinkles_index is not None:
+            wmap = next(
+                (m.data for m in outputs[self.wrinkles_index].maps if m.name == "wrinkles"), None
+            )
+        plan = DetailPlan(
+            plan.pores if self.pores_index is not None else None,
+            plan.fine_lines if wmap is not None else None,
+        )
+        if not plan.scales():
             return d
         for k in self.key_iterator(d):
-            target = self.t.detail_scale(d["frame"], float(d["scale_work"]))
-            if target is None:
-                continue
             img = SkinImage(
                 rgb_linear=d["rgb_linear"],
                 lab=d["lab"],
@@ -873,12 +1302,19 @@ class PoreDetaild(_Wrapper):
                 spacing_mm=d["spacing_work"],
                 scale_mm=d["scale_work"],
             )
-            out = self.t(d[k], d["frame"], d["wb_gains"], img)
-            if out is not None:
-                outputs = list(d[self.outputs_key])
-                outputs[self.index] = out
-                d[self.outputs_key] = outputs
-                d[self.detail_key] = {"pores": target}
+            pores_out, lines_out = self.t(d[k], d["frame"], d["wb_gains"], img, plan, wmap)
+            if pores_out is not None and self.pores_index is not None:
+                outputs[self.pores_index] = pores_out
+            if lines_out is not None and self.wrinkles_index is not None:
+                outputs[self.wrinkles_index] = merge_fine_lines(
+                    outputs[self.wrinkles_index], lines_out
+                )
+            d[self.outputs_key] = outputs
+            d[self.detail_key] = {
+                k2: v
+                for k2, v in plan.scales().items()
+                if (k2 == "pores" and pores_out is not None) or (k2 != "pores" and lines_out)
+            }
         return d
 
 
@@ -910,6 +1346,11 @@ MAP_KEYS = {
     "fine_lines": "wrinkles.fine_lines",
     "shine": "oil",
 }
+
+
+def _skip(index: int | None, family: str) -> dict[int, str]:
+    """``{index: family}``: the measure Measured leaves out when the plan has *family*."""
+    return {} if index is None else {index: family}
 
 
 def _index_of(measures: Sequence[MeasureFn], fn: MeasureFn) -> int | None:
@@ -968,10 +1409,10 @@ class Analyzer:
     max_view_angle_deg
         A zone seen more obliquely than this in a photo is not measured in it.
     detail_mm
-        Pores are detected on tiles of the source photo resampled to
-        ``max(source spacing, detail_mm / 2)`` when the working frame is coarser than
-        ``detail_mm`` and the source finer (:class:`PoreDetail`); None = always at the
-        working frame.
+        When the working frame is coarser than ``detail_mm`` and the source finer, pores are
+        detected on tiles of the source resampled to ``max(source spacing, detail_mm / 2)``
+        and fine lines on the source resampled to ``max(source spacing, detail_mm)``
+        (:class:`CameraDetail`); None = always at the working frame.
     cpu_workers
         CPU only: how many measures run concurrently (default: ``torch.get_num_threads()``
         when the analyzer is built, i.e. the cores PyTorch was given). During
@@ -1013,10 +1454,17 @@ class Analyzer:
                 QualityGated(thresholds=thresholds),
                 ViewCheckd(),
                 PixelSpacingd(),
-                Measured(self.measures, workers=self.cpu_workers),
-                PoreDetaild(
-                    None if detail_mm is None else _index_of(self.measures, pores.measure),
+                DetailPland(detail_mm),
+                Measured(
+                    self.measures,
+                    workers=self.cpu_workers,
+                    skip=_skip(_index_of(self.measures, pores.measure), "pores"),
+                ),
+                CameraDetaild(
+                    _index_of(self.measures, pores.measure),
+                    _index_of(self.measures, wrinkles.measure),
                     detail_mm=detail_mm or DETAIL_MM,
+                    workers=self.cpu_workers,
                 ),
             ],
             log_stats=False,

@@ -1,6 +1,17 @@
 """Per-photo latency and peak memory of the analysis engine at 2, 12 and 24 megapixels.
 
-Each (size, device) runs in its own subprocess so that peak memory (the kernel's peak RSS,
+Two subjects (``--subjects``):
+
+* ``astronaut``: a head-and-shoulders photo (described below); the face is small, so the
+  camera-detail steps hardly run;
+* ``closeup``: a clinic face close-up, the face 2000+ px wide (0.06 mm/px at 12 MP, 0.05 at
+  24 MP): the demo face ``dicom_node/samples/london_136_03.jpg`` (Face Research Lab London
+  Set, CC BY 4.0) cropped 3:4 around the face, upscaled (bicubic) to the size, with a
+  neutral band-limited skin texture (0.15-1.5 mm, 0.012 OD) and sensor noise (1.5/255)
+  added so that the finer pixels carry skin-like detail (:func:`make_closeup_face`). Pores
+  and fine lines are then measured on the source pixels (``CameraDetail``).
+
+Each (subject, size, device) runs in its own subprocess so that peak memory (the kernel's peak RSS,
 which covers torch's allocations, unlike tracemalloc) belongs to that run alone; it is reset
 (``/proc/self/clear_refs``) after the photo is made, so it is the peak while analysing
 (photo, libraries and analysis) rather than that of making the synthetic photo. The photo is
@@ -13,6 +24,7 @@ too small for pores (not assessed), so ``--spacing-mm 0.1`` makes every family r
     python benchmarks/analysis.py --threads 2 --sizes 2 12 24 --repeats 3
     python benchmarks/analysis.py --sizes 12 --spacing-mm 0.1   # every family runs
     python benchmarks/analysis.py --sizes 24 --detail-mm 0      # pores on the working frame
+    python benchmarks/analysis.py --subjects closeup --sizes 12 24 --repeats 3
 
 ``--threads`` is what the process is given (``torch.set_num_threads`` and
 ``cv2.setNumThreads``); the analyzer then runs its CPU measures on that many threads
@@ -53,6 +65,42 @@ def make_photo(megapixels: float):  # type: ignore[no-untyped-def]
     return out
 
 
+SAMPLE = ROOT / "dicom_node" / "samples" / "london_136_03.jpg"
+#: 3:4 crop (x0, y0, x1, y1) of the sample around the face's extent (face box ~442 px wide
+#: at ~0.30 mm/px by the iris estimate).
+CLOSEUP_CROP = (381, 293, 981, 1093)
+SAMPLE_MM_PER_PX = 0.303
+
+
+def make_closeup_face(megapixels: float, seed: int = 0):  # type: ignore[no-untyped-def]
+    """A clinic face close-up (portrait 3:4) of *megapixels*, and its nominal mm per pixel."""
+    import cv2
+    import numpy as np
+
+    img = cv2.cvtColor(cv2.imread(str(SAMPLE)), cv2.COLOR_BGR2RGB)
+    x0, y0, x1, y1 = CLOSEUP_CROP
+    w = int(round((megapixels * 1e6 * 3 / 4) ** 0.5))
+    h = int(round(w * 4 / 3))
+    spacing = SAMPLE_MM_PER_PX * (x1 - x0) / w
+    big = cv2.resize(img[y0:y1, x0:x1], (w, h), interpolation=cv2.INTER_CUBIC)
+    del img
+    rng = np.random.default_rng(seed)
+    # neutral band-limited texture in optical density, made at half size then upsampled
+    hh, hw = h // 2 + 1, w // 2 + 1
+    white = rng.standard_normal((hh, hw)).astype(np.float32)
+    s2 = 2 * spacing
+    band = cv2.GaussianBlur(white, (0, 0), max(0.075 / s2, 0.5))
+    band -= cv2.GaussianBlur(white, (0, 0), 0.75 / s2)
+    band *= 0.012 / max(float(band.std()), 1e-9)
+    gain = np.power(np.float32(10.0), -cv2.resize(band, (w, h), interpolation=cv2.INTER_LINEAR))
+    del band, white
+    out = big.astype(np.float32)
+    out *= gain[..., None]
+    del gain, big
+    out += rng.normal(0, 1.5, size=(h, w)).astype(np.float32)[..., None]
+    return np.clip(out, 0, 255).astype(np.uint8), spacing
+
+
 def _reset_peak_rss() -> bool:
     """Reset this process' peak RSS (Linux ``clear_refs`` 5); False where unsupported."""
     try:
@@ -71,7 +119,13 @@ def _peak_rss_mb() -> float:
 
 
 def child(
-    mp: float, device: str, threads: int, repeats: int, spacing: float | None, detail_mm: float
+    subject: str,
+    mp: float,
+    device: str,
+    threads: int,
+    repeats: int,
+    spacing: float | None,
+    detail_mm: float,
 ) -> None:
     import cv2
     import torch
@@ -83,7 +137,7 @@ def child(
     from analysis.pipeline import Analyzer
     from analysis.types import ImageDescription
 
-    photo = make_photo(mp)
+    photo = make_photo(mp) if subject == "astronaut" else make_closeup_face(mp)[0]
     analyzer = Analyzer(device, detail_mm=detail_mm or None)
     analyzer.analyze(make_photo(0.5), ImageDescription())  # warm-up (kernels, caches)
     # Making the photo (float32 noise and sharpening at full size) peaks higher than some
@@ -110,6 +164,7 @@ def child(
     print(
         json.dumps(
             {
+                "subject": subject,
                 "mp": mp,
                 "shape": list(photo.shape[:2]),
                 "device": device,
@@ -126,6 +181,14 @@ def child(
                 "pores_count_face": next(
                     (m.value for m in result.measurements if m.key == "pores.count"), None
                 ),
+                "fine_lines_face": next(
+                    (
+                        m.value
+                        for m in result.measurements
+                        if m.key == "wrinkles.fine_lines.count" and m.region == "face"
+                    ),
+                    None,
+                ),
             }
         )
     )
@@ -134,6 +197,9 @@ def child(
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", type=float, nargs="+", default=[2.0, 12.0, 24.0])
+    p.add_argument(
+        "--subjects", nargs="+", choices=("astronaut", "closeup"), default=["astronaut", "closeup"]
+    )
     p.add_argument("--devices", nargs="+", default=None)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
@@ -143,12 +209,20 @@ def main() -> int:
         type=float,
         default=0.1,
         help="Analyzer(detail_mm=): pores on source tiles when the working frame is coarser "
-        "(0 = off, the working frame only)",
+        "and fine lines (0 = off, the working frame only)",
     )
-    p.add_argument("--child", nargs=2, metavar=("MP", "DEVICE"), help=argparse.SUPPRESS)
+    p.add_argument("--child", nargs=3, metavar=("SUBJECT", "MP", "DEVICE"), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child:
-        child(float(a.child[0]), a.child[1], a.threads, a.repeats, a.spacing_mm, a.detail_mm)
+        child(
+            a.child[0],
+            float(a.child[1]),
+            a.child[2],
+            a.threads,
+            a.repeats,
+            a.spacing_mm,
+            a.detail_mm,
+        )
         return 0
     devices = a.devices
     if devices is None:
@@ -156,39 +230,43 @@ def main() -> int:
 
         devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     rows = []
-    for dev in devices:
-        for mp in a.sizes:
-            cmd = [
-                sys.executable,
-                __file__,
-                "--child",
-                str(mp),
-                dev,
-                "--threads",
-                str(a.threads),
-                "--repeats",
-                str(a.repeats),
-                "--detail-mm",
-                str(a.detail_mm),
-            ]
-            if a.spacing_mm is not None:
-                cmd += ["--spacing-mm", str(a.spacing_mm)]
-            r = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            if r.returncode != 0:
-                print(r.stderr, file=sys.stderr)
-                return 1
-            rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    for dev, subject, mp in [(d, s, m) for d in devices for s in a.subjects for m in a.sizes]:
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            subject,
+            str(mp),
+            dev,
+            "--threads",
+            str(a.threads),
+            "--repeats",
+            str(a.repeats),
+            "--detail-mm",
+            str(a.detail_mm),
+        ]
+        if a.spacing_mm is not None:
+            cmd += ["--spacing-mm", str(a.spacing_mm)]
+        r = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if r.returncode != 0:
+            print(r.stderr, file=sys.stderr)
+            return 1
+        rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
     print(
-        "| photo | size (px) | device | threads | latency best (s) | median (s) "
-        "| peak RSS (MB) | GPU peak (MB) | usable | measurements | pores (face) |"
+        "| subject | photo | size (px) | face (px) | device | threads | latency best (s) "
+        "| median (s) | peak RSS (MB) | GPU peak (MB) | usable | measurements | pores (face) "
+        "| fine lines (face) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
+        face = f"{r['face_px']:.0f}" if r["face_px"] else "-"
         print(
-            f"| {r['mp']:.0f} MP | {r['shape'][1]}x{r['shape'][0]} | {r['device']} "
+            f"| {r['subject']} | {r['mp']:.0f} MP | {r['shape'][1]}x{r['shape'][0]} | {face} "
+            f"| {r['device']} "
             f"| {r['threads'] if r['device'] == 'cpu' else '-'} | {r['min_s']:.2f} "
             f"| {r['median_s']:.2f} | {r['peak_rss_mb']:.0f} | {r['gpu_peak_mb']:.0f} "
-            f"| {r['usable']} | {r['n_measurements']} | {r['pores_count_face']} |"
+            f"| {r['usable']} | {r['n_measurements']} | {r['pores_count_face']} "
+            f"| {r['fine_lines_face']} |"
         )
     return 0
 

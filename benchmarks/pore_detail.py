@@ -3,7 +3,7 @@
 A phantom close-up (``analysis.phantoms``) at 0.07 mm/px, 2400 x 2000 px (168 x 140 mm)
 with 600 soft pores of 0.15-0.3 mm, is analysed with the default working frame (long side
 1600 px, i.e. 0.105 mm per working pixel) with and without the source tiles of
-:class:`analysis.pipeline.PoreDetail`. Each setting runs in its own subprocess; peak RSS is
+:class:`analysis.pipeline.CameraDetail`. Each setting runs in its own subprocess; peak RSS is
 the kernel's high-water mark reset after the phantom is made.
 
     python benchmarks/pore_detail.py                # detail 0.1 and off, 2 threads

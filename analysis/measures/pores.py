@@ -86,7 +86,7 @@ def summarise(img: SkinImage, blobs: Blobs) -> ConcernOutput:
     """Per-region measurements and the pores map of *blobs* (working pixels of *img*).
 
     The blobs may come from :func:`detect_pores` on *img* itself or from finer tiles of the
-    source photo mapped to *img*'s grid (``analysis.pipeline.PoreDetail``).
+    source photo mapped to *img*'s grid (``analysis.pipeline.CameraDetail``).
     """
     dia_scale_mm = blobs.diameter_px * img.scale_mm
     enlarged = dia_scale_mm >= ENLARGED_MM

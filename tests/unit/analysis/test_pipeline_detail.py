@@ -1,4 +1,5 @@
-"""Pores from the source pixels when the working frame is too coarse (issue 13 item 3)."""
+"""Pores and fine lines from the source pixels when the working frame is too coarse (issue 13
+item 3)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 
 from analysis.phantoms import Phantom, PhantomSpec, make_phantom
-from analysis.pipeline import Analyzer, PoreDetail, PoreDetaild
+from analysis.pipeline import Analyzer, CameraDetail, CameraDetaild, Frame
 from analysis.quality import QualityThresholds
 from analysis.types import ImageDescription, ImageResult, View
 
@@ -65,8 +66,8 @@ def test_fine_photo_pores_are_counted_where_the_working_frame_could_not(fine: Ph
 def test_tiles_do_not_count_a_pore_twice(fine: Phantom) -> None:
     a = _analyzer()
     big = _pores(a.analyze(fine.image, DESC))["pores.count"]
-    step = next(t for t in a.transform.transforms if isinstance(t, PoreDetaild))
-    step.t = PoreDetail(tile_px=160)  # ~50 tiles with seams through many pores
+    step = next(t for t in a.transform.transforms if isinstance(t, CameraDetaild))
+    step.t = CameraDetail(tile_px=160)  # ~50 tiles with seams through many pores
     small = _pores(a.analyze(fine.image, DESC))["pores.count"]
     assert abs(small - big) <= 2
 
@@ -80,14 +81,74 @@ def test_photo_within_the_working_size_is_unchanged() -> None:
     assert _pores(on) == _pores(off) and _pores(on)["pores.count"] > 0
 
 
-def test_detail_scale_is_the_source_up_to_half_the_limit() -> None:
-    from analysis.pipeline import Frame
-
-    t = PoreDetail(0.1)
+def test_detail_scale_is_the_source_up_to_the_limit() -> None:
+    t = CameraDetail(0.1)
     fr = Frame(0, 0, 3000, 3000, 0.25, (3000, 3000))
-    assert t.detail_scale(fr, 0.28) == pytest.approx(0.07)  # source 0.07 mm/px
-    assert t.detail_scale(fr, 0.12) == pytest.approx(0.05)  # source 0.03: capped
-    assert t.detail_scale(fr, 0.09) is None  # working frame already fine enough
-    assert t.detail_scale(Frame(0, 0, 9, 9, 1.0, (9, 9)), 0.3) is None  # source not finer
+    assert t.pore_scale(fr, 0.28) == pytest.approx(0.07)  # source 0.07 mm/px
+    assert t.pore_scale(fr, 0.12) == pytest.approx(0.05)  # source 0.03: capped at half
+    assert t.line_scale(fr, 0.28) == pytest.approx(0.1)  # fine lines: 0.1 mm/px
+    assert t.line_scale(fr, 0.6) == pytest.approx(0.15)  # source 0.15: its own pixels
+    assert t.pore_scale(fr, 0.09) is None  # working frame already fine enough
+    assert t.line_scale(fr, 0.09) is None
+    assert t.plan(Frame(0, 0, 9, 9, 1.0, (9, 9)), 0.3).scales() == {}  # source not finer
     with pytest.raises(ValueError):
-        PoreDetail(0.0)
+        CameraDetail(0.0)
+
+
+# ------------------------------------------------------------------ fine lines
+
+LINE_MM = 12.0
+
+
+@pytest.fixture(scope="module")
+def lined() -> Phantom:
+    """84 x 84 mm at 0.07 mm/px with four fine lines 12 mm long, 0.25 mm wide (FWHM)."""
+    spec = PhantomSpec(
+        size_px=(1200, 1200),
+        spacing_mm=SPACING,
+        n_fine_lines=4,
+        fine_length_mm=LINE_MM,
+        fine_width_mm=0.25,
+        fine_depth=0.06,
+        texture=0.004,
+        seed=5,
+    )
+    return make_phantom(spec)
+
+
+def _lines(r: ImageResult) -> dict[str, float]:
+    return {m.key: m.value for m in r.measurements if m.key.startswith("wrinkles")}
+
+
+def test_fine_lines_are_found_whole_at_source_resolution(lined: Phantom) -> None:
+    # the working frame (0.22 mm/px) misses them or finds pieces
+    old = _lines(_analyzer(detail_mm=None).analyze(lined.image, DESC))
+    assert old["wrinkles.fine_lines.count"] < 4
+    assert old["wrinkles.fine_lines.length_mm"] < 0.5 * 4 * LINE_MM
+    r = _analyzer().analyze(lined.image, DESC)
+    new = _lines(r)
+    assert new["wrinkles.fine_lines.count"] == 4
+    # the detector shortens a line by about one sigma at each end: within 10 %
+    assert new["wrinkles.fine_lines.length_mm"] == pytest.approx(4 * LINE_MM, rel=0.1)
+    assert new["wrinkles.count"] == 0  # and none is taken for a wrinkle
+    # the map is at the source size and lies on the drawn lines
+    fmap = next(m for m in r.maps if m.name == "fine_lines").data
+    assert fmap.shape == lined.image.shape[:2]
+    for ln in lined.truth.fine_lines:
+        rr = np.linspace(ln.r0, ln.r1, 50)[5:-5].round().astype(int)
+        cc = np.linspace(ln.c0, ln.c1, 50)[5:-5].round().astype(int)
+        near = [fmap[r0 - 4 : r0 + 5, c0 - 4 : c0 + 5].any() for r0, c0 in zip(rr, cc, strict=True)]
+        assert np.mean(near) >= 0.9
+
+
+def test_a_line_across_tile_seams_is_one_line_with_its_full_length(lined: Phantom) -> None:
+    a = _analyzer()
+    big = _lines(a.analyze(lined.image, DESC))
+    step = next(t for t in a.transform.transforms if isinstance(t, CameraDetaild))
+    # 64 px tiles at 0.1 mm/px: 6.4 mm, so every 12 mm line crosses one or more seams
+    step.t = CameraDetail(line_tile_px=64)
+    small = _lines(a.analyze(lined.image, DESC))
+    assert small["wrinkles.fine_lines.count"] == big["wrinkles.fine_lines.count"] == 4
+    assert small["wrinkles.fine_lines.length_mm"] == pytest.approx(
+        big["wrinkles.fine_lines.length_mm"], abs=1e-6
+    )
