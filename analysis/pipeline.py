@@ -41,7 +41,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -469,8 +469,8 @@ class Measure(Transform):
         except Exception as exc:
             raise AnalysisError(f"measure {name} failed") from exc
 
-    def __call__(self, img: SkinImage) -> list[ConcernOutput]:
-        """All measures' outputs, in order."""
+    def __call__(self, img: SkinImage, pool: Executor | None = None) -> list[ConcernOutput]:
+        """All measures' outputs, in order (on *pool*, a shared one, when given)."""
         if self.workers == 1 or img.device.type != "cpu" or len(self.measures) < 2:
             return [self._run(m, img) for m in self.measures]
 
@@ -478,8 +478,10 @@ class Measure(Transform):
             with torch.inference_mode():  # a mode is per thread: re-enter it in the worker
                 return self._run(m, img)
 
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+        if pool is not None:
             return list(pool.map(run, self.measures))
+        with ThreadPoolExecutor(max_workers=self.workers) as own:
+            return list(own.map(run, self.measures))
 
 
 #: Resolution (mm per pixel) at which pores and fine lines are measured when the photo has it.
@@ -515,27 +517,34 @@ def _srgb_lut() -> npt.NDArray[np.float32]:
 
 _SRGB_LUT: npt.NDArray[np.float32] | None = None
 _Y_ROW = np.asarray(RGB_TO_XYZ[1], dtype=np.float32) / np.float32(D65_WHITE[1])
+_LAB_EPS = 216.0 / 24389.0
+_LAB_KAPPA = 24389.0 / 27.0
 
 
 def lightness(rgb: npt.NDArray[Any], gains: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     """CIELAB L* ``(H, W)`` float32 of an sRGB ``(H, W, 3)`` uint8/uint16 image, white
     balanced by *gains* (linear light, clamped to [0, 1] as :class:`ToLab` does).
 
-    Only L* is computed (the detail measures read nothing else); uint8 is decoded through
-    a 256-entry table of :func:`analysis.color.srgb_to_linear`.
+    Only L* is computed (the detail measures read nothing else). uint8 goes through one
+    256-entry table per channel (:func:`analysis.color.srgb_to_linear` x gain, clamped)
+    and OpenCV's channel mix; the result equals :class:`ToLab`'s L* to float rounding.
     """
+    g = np.asarray(gains, dtype=np.float32).reshape(3)
     if rgb.dtype == np.uint8:
-        lin = _srgb_lut()[rgb]
+        lut = np.minimum(_srgb_lut()[:, None] * g[None, :], np.float32(1.0))
+        lin = cv2.LUT(np.ascontiguousarray(rgb), lut.reshape(1, 256, 3))
     else:
-        lin = srgb_to_linear(to_unit_float(rgb, torch.device("cpu"))).permute(1, 2, 0).numpy()
-    coef = (_Y_ROW * gains).astype(np.float32)
-    if float(gains.max()) > 1.0:  # a channel can pass 1 only when its gain does
-        lin = np.minimum(lin * gains.astype(np.float32), np.float32(1.0))
-        coef = _Y_ROW
-    y = lin @ coef
-    eps, kappa = 216.0 / 24389.0, 24389.0 / 27.0
-    f = np.where(y > eps, np.cbrt(np.maximum(y, eps)), (kappa * y + 16.0) / 116.0)
-    out: npt.NDArray[np.float32] = (116.0 * f - 16.0).astype(np.float32)
+        t = srgb_to_linear(to_unit_float(rgb, torch.device("cpu")))
+        lin = (t * torch.from_numpy(g).view(3, 1, 1)).clamp(0.0, 1.0).permute(1, 2, 0).numpy()
+    y = cv2.transform(np.ascontiguousarray(lin, dtype=np.float32), _Y_ROW.reshape(1, 3))
+    y = y.reshape(rgb.shape[:2])
+    f = np.cbrt(y)
+    dark = y <= _LAB_EPS  # CIE's linear segment near black
+    if dark.any():
+        f[dark] = (_LAB_KAPPA * y[dark] + 16.0) / 116.0
+    f *= np.float32(116.0)
+    f -= np.float32(16.0)
+    out: npt.NDArray[np.float32] = f.astype(np.float32, copy=False)
     return out
 
 
@@ -596,6 +605,31 @@ class _Grid:
         return cv2.resize(crop, (self.shape[1], self.shape[0]), interpolation=cv2.INTER_AREA)
 
 
+def _submit(pool: Executor | None, job: Callable[[], Any]) -> Future[Any]:
+    """*job* on *pool* under ``torch.inference_mode`` (a mode is per thread), or run now."""
+
+    def run() -> Any:
+        with torch.inference_mode():
+            return job()
+
+    if pool is not None:
+        return pool.submit(run)
+    done: Future[Any] = Future()
+    done.set_result(run())
+    return done
+
+
+@dataclass(eq=False)
+class DetailJobs:
+    """The tile jobs :meth:`CameraDetail.start` submitted, for :meth:`CameraDetail.finish`."""
+
+    plan: DetailPlan
+    work_img: SkinImage
+    pores: list[Future[Any]] = field(default_factory=list)
+    lines: _FineLines | None = None
+    line_tiles: list[Future[Any]] = field(default_factory=list)
+
+
 class CameraDetail(Transform):
     """Pores and fine lines from the SOURCE pixels when the working frame is too coarse.
 
@@ -636,7 +670,7 @@ class CameraDetail(Transform):
     def __init__(
         self,
         detail_mm: float = DETAIL_MM,
-        tile_px: int = 768,
+        tile_px: int = 512,
         margin_px: int = 32,
         line_tile_px: int = 512,
         workers: int = 1,
@@ -693,24 +727,49 @@ class CameraDetail(Transform):
         """``(pores, fine lines)`` measured on *source*, summarised on *work_img*'s grid;
         None for a family the plan leaves on the working frame (fine lines also need the
         working frame's *wrinkle_map*)."""
+        if self.workers == 1:
+            return self.finish(self.start(source, frame, gains, work_img, plan), wrinkle_map)
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            started = self.start(source, frame, gains, work_img, plan, pool)
+            return self.finish(started, wrinkle_map)
+
+    def start(
+        self,
+        source: npt.NDArray[Any],
+        frame: Frame,
+        gains: torch.Tensor,
+        work_img: SkinImage,
+        plan: DetailPlan,
+        pool: Executor | None = None,
+    ) -> DetailJobs:
+        """Submit the tile jobs of *plan* to *pool* (None: run them now, here).
+
+        The jobs need only the photo, the skin mask and the gains, so an engine can start
+        them before the working-frame measures and let both share its threads; the results
+        are collected by :meth:`finish`.
+        """
         skin_np = work_img.skin.cpu().numpy().astype(bool)
         g = gains.detach().cpu().numpy().astype(np.float32)
-        tasks: list[Callable[[], Any]] = []
-        pore_tasks = line_tasks = 0
+        jobs = DetailJobs(plan, work_img)
         if plan.pores is not None:
-            pore_jobs = self._pore_jobs(source, frame, g, work_img, skin_np, plan.pores)
-            tasks += pore_jobs
-            pore_tasks = len(pore_jobs)
-        lines_ctx = None
-        if plan.fine_lines is not None and wrinkle_map is not None:
-            lines_ctx = self._line_setup(source, frame, g, work_img, skin_np, plan.fine_lines)
-            if lines_ctx is not None:
-                tasks += lines_ctx.jobs
-                line_tasks = len(lines_ctx.jobs)
-        results = self._run(tasks)
+            jobs.pores = [
+                _submit(pool, t)
+                for t in self._pore_jobs(source, frame, g, work_img, skin_np, plan.pores)
+            ]
+        if plan.fine_lines is not None:
+            jobs.lines = self._line_setup(source, frame, g, work_img, skin_np, plan.fine_lines)
+            if jobs.lines is not None:
+                jobs.line_tiles = [_submit(pool, t) for t in jobs.lines.jobs]
+        return jobs
+
+    def finish(
+        self, jobs: DetailJobs, wrinkle_map: npt.NDArray[np.bool_] | None
+    ) -> tuple[ConcernOutput | None, ConcernOutput | None]:
+        """Wait for the tile jobs and summarise them on the working regions."""
+        work_img, plan = jobs.work_img, jobs.plan
         pores_out = None
         if plan.pores is not None:
-            found = [r for r in results[:pore_tasks] if r is not None]
+            found = [r for r in (f.result() for f in jobs.pores) if r is not None]
             blobs = Blobs(
                 np.concatenate([r[0] for r in found]) if found else np.zeros(0, np.int64),
                 np.concatenate([r[1] for r in found]) if found else np.zeros(0, np.int64),
@@ -720,21 +779,11 @@ class CameraDetail(Transform):
             logger.debug("pores on %.3f mm/px tiles: %d", plan.pores, len(blobs))
             pores_out = pores.summarise(work_img, blobs)
         lines_out = None
-        if lines_ctx is not None and wrinkle_map is not None:
-            del results[: pore_tasks + line_tasks]
-            lines_out = lines_ctx.summarise(work_img, wrinkle_map)
+        for f in jobs.line_tiles:
+            f.result()
+        if jobs.lines is not None and wrinkle_map is not None:
+            lines_out = jobs.lines.summarise(work_img, wrinkle_map)
         return pores_out, lines_out
-
-    def _run(self, tasks: Sequence[Callable[[], Any]]) -> list[Any]:
-        if self.workers == 1 or len(tasks) < 2:
-            return [t() for t in tasks]
-
-        def run(t: Callable[[], Any]) -> Any:
-            with torch.inference_mode():  # a mode is per thread: re-enter it in the worker
-                return t()
-
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            return list(pool.map(run, tasks))
 
     # ------------------------------------------------------------------ pores
 
@@ -905,26 +954,28 @@ class _FineLines:
         del self.response
         n = lines.lengths_px.size - 1
         labels, length_map = lines.labels, lines.length_map
+        # line pixels only (a few % of the box): skeleton lengths and the map
+        flat = np.flatnonzero(labels)
+        lid = labels.ravel()[flat]
+        ys, xs = np.divmod(flat, labels.shape[1])
+        slen = length_map.ravel()[flat].astype(np.float64)
+        wys, wxs = self.grid.work_rows[ys], self.grid.work_cols[xs]
         # a line lying on a wrinkle of the working frame is that wrinkle at the fine scales
         wr = cv2.dilate(wrinkle_map.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-        on_wrinkle = np.bincount(labels.ravel(), (length_map * self.grid.sample(wr)).ravel(), n + 1)
+        on_wrinkle = np.bincount(lid, slen * wr[wys, wxs], n + 1)
         fine = (on_wrinkle < 0.5 * lines.lengths_px) & ~lines.is_wrinkle
         fine[0] = False
-        ys, xs = np.nonzero(length_map > 0)  # skeleton pixels
-        sid = labels[ys, xs]
-        slen = length_map[ys, xs].astype(np.float64)
-        wys, wxs = self.grid.work_rows[ys], self.grid.work_cols[xs]
         # the map on the working grid: every pixel of a fine line
-        py, px = np.nonzero(fine[labels])
+        on = fine[lid]
         fine_work = np.zeros(wrinkle_map.shape, dtype=bool)
-        fine_work[self.grid.work_rows[py], self.grid.work_cols[px]] = True
+        fine_work[wys[on], wxs[on]] = True
         any_work = fine_work | wrinkle_map
         k = self.scale_mm / self.scale_work  # working px per detail px
         report = img.spacing_mm if img.spacing_mm is not None else 1.0
         min_len_px = wrinkles.MIN_LENGTH_MM / self.scale_mm
         out: list[Measurement] = []
         for reg in region_items(img):
-            inside = np.bincount(sid, slen * reg.mask_np[wys, wxs], n + 1)
+            inside = np.bincount(lid, slen * reg.mask_np[wys, wxs], n + 1)
             counted = fine & (inside >= np.minimum(min_len_px, 0.5 * lines.lengths_px))
             out.append(
                 measurement(
@@ -1190,11 +1241,12 @@ class Measured(_Wrapper):
         output_key: Hashable = "outputs",
         skip: Mapping[int, str] | None = None,
         plan_key: Hashable = "detail_plan",
+        pool: Executor | None = None,
     ) -> None:
         super().__init__(keys)
         self.t = Measure(measures, workers)
         self.skip = dict(skip or {})
-        self.plan_key = plan_key
+        self.plan_key, self.pool = plan_key, pool
         self.quality_key, self.lab_key, self.skin_key = quality_key, lab_key, skin_key
         self.regions_key, self.spacing_key, self.scale_key = regions_key, spacing_key, scale_key
         self.output_key = output_key
@@ -1217,10 +1269,10 @@ class Measured(_Wrapper):
             detail = plan.scales() if isinstance(plan, DetailPlan) else {}
             skipped = {i for i, fam in self.skip.items() if fam in detail}
             if not skipped:
-                d[self.output_key] = self.t(img)
+                d[self.output_key] = self.t(img, self.pool)
                 continue
             keep = [m for i, m in enumerate(self.t.measures) if i not in skipped]
-            outs = iter(Measure(keep, self.t.workers)(img))
+            outs = iter(Measure(keep, self.t.workers)(img, self.pool))
             d[self.output_key] = [
                 ConcernOutput(()) if i in skipped else next(outs)
                 for i in range(len(self.t.measures))
@@ -1229,27 +1281,61 @@ class Measured(_Wrapper):
 
 
 class DetailPland(_Wrapper):
-    """Which families :class:`CameraDetaild` will measure on the source pixels: ``keys``
-    (frames) + ``scale_key`` -> ``plan_key`` (:class:`DetailPlan`; empty when off)."""
+    """Which families :class:`CameraDetaild` measures on the source pixels: ``keys`` (frames)
+    + ``scale_key`` -> ``plan_key`` (:class:`DetailPlan`; empty when off).
+
+    With a shared *pool* (the engine's threads) and a usable photo, the tile jobs are
+    started here (``jobs_key``), so that they run beside the working-frame measures.
+    ``pores``/``fine_lines``: whether the engine has the measure each one replaces.
+    """
 
     def __init__(
         self,
         detail_mm: float | None = DETAIL_MM,
         keys: Hashable | Sequence[Hashable] = "frame",
+        *,
+        pores: bool = True,
+        fine_lines: bool = True,
+        pool: Executor | None = None,
         scale_key: Hashable = "scale_work",
         plan_key: Hashable = "detail_plan",
+        jobs_key: Hashable = "detail_jobs",
     ) -> None:
         super().__init__(keys)
         self.t = None if detail_mm is None else CameraDetail(detail_mm)
-        self.scale_key, self.plan_key = scale_key, plan_key
+        self.pores, self.fine_lines, self.pool = pores, fine_lines, pool
+        self.scale_key, self.plan_key, self.jobs_key = scale_key, plan_key, jobs_key
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
         for k in self.key_iterator(d):
-            d[self.plan_key] = (
-                DetailPlan() if self.t is None else self.t.plan(d[k], float(d[self.scale_key]))
+            plan = DetailPlan()
+            if self.t is not None:
+                p = self.t.plan(d[k], float(d[self.scale_key]))
+                plan = DetailPlan(
+                    p.pores if self.pores else None, p.fine_lines if self.fine_lines else None
+                )
+            d[self.plan_key] = plan
+            if self.t is None or self.pool is None or not plan.scales():
+                continue
+            if not d["quality"].usable:
+                continue
+            d[self.jobs_key] = self.t.start(
+                d["image"], d[k], d["wb_gains"], _work_image(d), plan, self.pool
             )
         return d
+
+
+def _work_image(d: Mapping[Hashable, Any]) -> SkinImage:
+    """The working-frame :class:`SkinImage` of a pipeline dict."""
+    return SkinImage(
+        rgb_linear=d["rgb_linear"],
+        lab=d["lab"],
+        skin=d["skin"],
+        regions=d["regions"],
+        spacing_mm=d["spacing_work"],
+        scale_mm=d["scale_work"],
+    )
 
 
 class CameraDetaild(_Wrapper):
@@ -1257,7 +1343,8 @@ class CameraDetaild(_Wrapper):
     ``outputs_key`` with pores from source tiles, and the fine-line keys and map of output
     ``wrinkles_index`` with fine lines from the source pixels, as ``plan_key`` says; records
     the scale of each family so measured in ``detail_key`` (``{"pores": mm_per_px,
-    "wrinkles.fine_lines": mm_per_px}``; empty when not used)."""
+    "wrinkles.fine_lines": mm_per_px}``; empty when not used). Tile jobs already started by
+    :class:`DetailPland` (``jobs_key``) are collected rather than run again."""
 
     def __init__(
         self,
@@ -1267,17 +1354,20 @@ class CameraDetaild(_Wrapper):
         detail_mm: float = DETAIL_MM,
         workers: int = 1,
         plan_key: Hashable = "detail_plan",
+        jobs_key: Hashable = "detail_jobs",
         outputs_key: Hashable = "outputs",
         detail_key: Hashable = "detail_scale",
     ) -> None:
         super().__init__(keys)
         self.t = CameraDetail(detail_mm, workers=workers)
         self.pores_index, self.wrinkles_index = pores_index, wrinkles_index
-        self.plan_key, self.outputs_key, self.detail_key = plan_key, outputs_key, detail_key
+        self.plan_key, self.jobs_key = plan_key, jobs_key
+        self.outputs_key, self.detail_key = outputs_key, detail_key
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
         d[self.detail_key] = {}
+        jobs: DetailJobs | None = d.pop(self.jobs_key, None)
         plan: DetailPlan = d.get(self.plan_key, DetailPlan())
         if not d["quality"].usable or not d[self.outputs_key]:
             return d
@@ -1289,20 +1379,17 @@ class CameraDetaild(_Wrapper):
             )
         plan = DetailPlan(
             plan.pores if self.pores_index is not None else None,
-            plan.fine_lines if wmap is not None else None,
+            plan.fine_lines if self.wrinkles_index is not None else None,
         )
         if not plan.scales():
             return d
         for k in self.key_iterator(d):
-            img = SkinImage(
-                rgb_linear=d["rgb_linear"],
-                lab=d["lab"],
-                skin=d["skin"],
-                regions=d["regions"],
-                spacing_mm=d["spacing_work"],
-                scale_mm=d["scale_work"],
-            )
-            pores_out, lines_out = self.t(d[k], d["frame"], d["wb_gains"], img, plan, wmap)
+            if jobs is not None:
+                pores_out, lines_out = self.t.finish(jobs, wmap)
+            else:
+                pores_out, lines_out = self.t(
+                    d[k], d["frame"], d["wb_gains"], _work_image(d), plan, wmap
+                )
             if pores_out is not None and self.pores_index is not None:
                 outputs[self.pores_index] = pores_out
             if lines_out is not None and self.wrinkles_index is not None:
@@ -1310,11 +1397,8 @@ class CameraDetaild(_Wrapper):
                     outputs[self.wrinkles_index], lines_out
                 )
             d[self.outputs_key] = outputs
-            d[self.detail_key] = {
-                k2: v
-                for k2, v in plan.scales().items()
-                if (k2 == "pores" and pores_out is not None) or (k2 != "pores" and lines_out)
-            }
+            done = {"pores": pores_out is not None, "wrinkles.fine_lines": lines_out is not None}
+            d[self.detail_key] = {f: v for f, v in plan.scales().items() if done[f]}
         return d
 
 
@@ -1443,6 +1527,15 @@ class Analyzer:
         self.cpu_workers = max(1, torch.get_num_threads()) if cpu_workers is None else cpu_workers
         self.measures = tuple(measures) if measures is not None else _default_measures()
         self.score_fn = score_fn if score_fn is not None else _default_scores()
+        # one pool for the measures and the camera-detail tiles, so they share the cores
+        # (threads start on first use and end when the analyzer is collected)
+        self._pool = (
+            ThreadPoolExecutor(self.cpu_workers, thread_name_prefix="dermnode-analysis")
+            if self.device.type == "cpu" and self.cpu_workers > 1
+            else None
+        )
+        pores_at = _index_of(self.measures, pores.measure)
+        wrinkles_at = _index_of(self.measures, wrinkles.measure)
         self.transform = Compose(
             [
                 DetectFaced(detector=face_detector),
@@ -1454,15 +1547,21 @@ class Analyzer:
                 QualityGated(thresholds=thresholds),
                 ViewCheckd(),
                 PixelSpacingd(),
-                DetailPland(detail_mm),
+                DetailPland(
+                    detail_mm,
+                    pores=pores_at is not None,
+                    fine_lines=wrinkles_at is not None,
+                    pool=self._pool,
+                ),
                 Measured(
                     self.measures,
                     workers=self.cpu_workers,
-                    skip=_skip(_index_of(self.measures, pores.measure), "pores"),
+                    skip=_skip(pores_at, "pores"),
+                    pool=self._pool,
                 ),
                 CameraDetaild(
-                    _index_of(self.measures, pores.measure),
-                    _index_of(self.measures, wrinkles.measure),
+                    pores_at,
+                    wrinkles_at,
                     detail_mm=detail_mm or DETAIL_MM,
                     workers=self.cpu_workers,
                 ),

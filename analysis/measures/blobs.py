@@ -32,6 +32,18 @@ class Blobs:
         return int(self.rows.size)
 
 
+def _at(
+    planes: Sequence[torch.Tensor], si: torch.Tensor, ri: torch.Tensor, ci: torch.Tensor
+) -> torch.Tensor:
+    """``stack(planes)[si, ri, ci]`` without stacking the planes (a copy of all of them)."""
+    out = torch.empty(si.shape, dtype=planes[0].dtype, device=planes[0].device)
+    for i, p in enumerate(planes):
+        sel = si == i
+        if bool(sel.any()):
+            out[sel] = p[ri[sel], ci[sel]]
+    return out
+
+
 def blob_detect(
     x: torch.Tensor,
     sigmas: Sequence[float],
@@ -117,9 +129,7 @@ def blob_detect(
     if idx.numel() > 0:
         # roundness only where it matters: the eigenvalue ratio at the candidate peaks
         si, ri, ci = idx[:, 0], idx[:, 1], idx[:, 2]
-        gxx = torch.stack(hxx)[si, ri, ci]
-        gxy = torch.stack(hxy)[si, ri, ci]
-        gyy = torch.stack(hyy)[si, ri, ci]
+        gxx, gxy, gyy = (_at(planes, si, ri, ci) for planes in (hxx, hxy, hyy))
         big, small = hessian_eigenvalues(sign * gxx, sign * gxy, sign * gyy)
         idx = idx[small / big.clamp(min=1e-6) >= min_ratio]
     if idx.numel() == 0:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from analysis.phantoms import Phantom, PhantomSpec, make_phantom
-from analysis.pipeline import Analyzer, CameraDetail, CameraDetaild, Frame
+from analysis.pipeline import Analyzer, CameraDetail, CameraDetaild, DetailPland, Frame
 from analysis.quality import QualityThresholds
 from analysis.types import ImageDescription, ImageResult, View
 
@@ -34,6 +34,13 @@ def fine() -> Phantom:
 
 def _pores(r: ImageResult) -> dict[str, float]:
     return {m.key: m.value for m in r.measurements if m.key.startswith("pores")}
+
+
+def _set_detail(a: Analyzer, t: CameraDetail) -> None:
+    """Use *t* in both steps (the plan step starts the tiles when the engine has threads)."""
+    for step in a.transform.transforms:
+        if isinstance(step, DetailPland | CameraDetaild):
+            step.t = t
 
 
 def _analyzer(**kw: object) -> Analyzer:
@@ -66,8 +73,7 @@ def test_fine_photo_pores_are_counted_where_the_working_frame_could_not(fine: Ph
 def test_tiles_do_not_count_a_pore_twice(fine: Phantom) -> None:
     a = _analyzer()
     big = _pores(a.analyze(fine.image, DESC))["pores.count"]
-    step = next(t for t in a.transform.transforms if isinstance(t, CameraDetaild))
-    step.t = CameraDetail(tile_px=160)  # ~50 tiles with seams through many pores
+    _set_detail(a, CameraDetail(tile_px=160))  # ~50 tiles with seams through many pores
     small = _pores(a.analyze(fine.image, DESC))["pores.count"]
     assert abs(small - big) <= 2
 
@@ -144,11 +150,26 @@ def test_fine_lines_are_found_whole_at_source_resolution(lined: Phantom) -> None
 def test_a_line_across_tile_seams_is_one_line_with_its_full_length(lined: Phantom) -> None:
     a = _analyzer()
     big = _lines(a.analyze(lined.image, DESC))
-    step = next(t for t in a.transform.transforms if isinstance(t, CameraDetaild))
     # 64 px tiles at 0.1 mm/px: 6.4 mm, so every 12 mm line crosses one or more seams
-    step.t = CameraDetail(line_tile_px=64)
+    _set_detail(a, CameraDetail(line_tile_px=64))
     small = _lines(a.analyze(lined.image, DESC))
     assert small["wrinkles.fine_lines.count"] == big["wrinkles.fine_lines.count"] == 4
     assert small["wrinkles.fine_lines.length_mm"] == pytest.approx(
         big["wrinkles.fine_lines.length_mm"], abs=1e-6
     )
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_detail_lightness_is_the_working_frames_l_star(dtype: type) -> None:
+    import torch
+
+    from analysis.pipeline import ToLab, ToLinearRGB, lightness
+
+    rng = np.random.default_rng(0)
+    top = 255 if dtype is np.uint8 else 65535
+    img = rng.integers(0, top + 1, (40, 50, 3)).astype(dtype)
+    img[:5] = 0  # CIE's linear segment near black
+    gains = np.array([1.3, 1.0, 0.7], np.float32)  # one gain > 1: clamped like ToLab
+    lin = ToLinearRGB(torch.device("cpu"))(img) * torch.from_numpy(gains).view(3, 1, 1)
+    ref = ToLab()(lin)[0].numpy()
+    assert np.abs(lightness(img, gains) - ref).max() < 1e-3
