@@ -173,3 +173,13 @@ def test_detail_lightness_is_the_working_frames_l_star(dtype: type) -> None:
     lin = ToLinearRGB(torch.device("cpu"))(img) * torch.from_numpy(gains).view(3, 1, 1)
     ref = ToLab()(lin)[0].numpy()
     assert np.abs(lightness(img, gains) - ref).max() < 1e-3
+
+
+def test_shared_threads_give_the_same_result(lined: Phantom) -> None:
+    # tiles started beside the working-frame measures on the engine's pool vs all in turn
+    one = _analyzer(cpu_workers=1).analyze(lined.image, DESC)
+    two = _analyzer(cpu_workers=2).analyze(lined.image, DESC)
+    assert [(m.key, m.region, m.value) for m in one.measurements] == [
+        (m.key, m.region, m.value) for m in two.measurements
+    ]
+    assert _lines(two)["wrinkles.fine_lines.count"] == 4
