@@ -1452,22 +1452,20 @@ def _to_source(arr: npt.NDArray[Any], fr: Frame, binary: bool) -> npt.NDArray[An
     ch, cw = fr.crop_shape
     if binary:
         small = arr.astype(np.uint8)
-        crop = (
+        out = np.zeros(fr.source_shape, dtype=np.uint8)
+        out[fr.y0 : fr.y1, fr.x0 : fr.x1] = (
             cv2.resize(small, (cw, ch), interpolation=cv2.INTER_NEAREST)
             if small.shape != (ch, cw)
             else small
         )
-        out = np.zeros(fr.source_shape, dtype=np.bool_)
-        out[fr.y0 : fr.y1, fr.x0 : fr.x1] = crop.astype(np.bool_)
-        return out
-    small32 = arr.astype(np.float32, copy=False)
-    crop32 = (
+        return out.view(np.bool_)  # 0/1 bytes: a bool array without another copy
+    small32 = np.clip(arr.astype(np.float32), 0.0, 1.0)
+    out32 = np.zeros(fr.source_shape, dtype=np.float32)
+    out32[fr.y0 : fr.y1, fr.x0 : fr.x1] = (
         cv2.resize(small32, (cw, ch), interpolation=cv2.INTER_LINEAR)
         if small32.shape != (ch, cw)
         else small32
     )
-    out32 = np.zeros(fr.source_shape, dtype=np.float32)
-    out32[fr.y0 : fr.y1, fr.x0 : fr.x1] = np.clip(crop32, 0.0, 1.0)
     return out32
 
 
@@ -1702,23 +1700,32 @@ class Analyzer:
                 pose=pose,
                 zone_view_angles=angles,
             )
-        maps: list[FeatureMap] = []
+        kept: list[FeatureMap] = []
         for out in d["outputs"]:
             measurements.extend(
                 m for m in out.measurements if not any(_covers(k, m.key) for k in dropped)
             )
-            for m in out.maps:
-                if any(_covers(k, MAP_KEYS.get(m.name, m.family)) for k in dropped):
-                    continue
-                binary = m.kind is MapKind.BINARY
-                maps.append(
-                    FeatureMap(
-                        m.name, m.family, m.kind, _to_source(m.data, fr, binary), m.algorithm
-                    )
-                )
+            kept.extend(
+                m
+                for m in out.maps
+                if not any(_covers(k, MAP_KEYS.get(m.name, m.family)) for k in dropped)
+            )
+        regions = list(d["regions"].items())
+        # maps and zone masks back to the source size (on the engine's threads when it has
+        # them: at 24 MP each is a 24-96 MB resize and paste)
+        jobs = [(m.data, m.kind is MapKind.BINARY) for m in kept]
+        jobs += [(mask.cpu().numpy(), True) for _, mask in regions]
+
+        def back(job: tuple[npt.NDArray[Any], bool]) -> npt.NDArray[Any]:
+            return _to_source(job[0], fr, job[1])
+
+        big = list(self._pool.map(back, jobs)) if self._pool is not None else list(map(back, jobs))
+        maps = [
+            FeatureMap(m.name, m.family, m.kind, a, m.algorithm)
+            for m, a in zip(kept, big, strict=False)
+        ]
         zones = tuple(
-            ZoneMask(name, _to_source(mask.cpu().numpy(), fr, True))
-            for name, mask in d["regions"].items()
+            ZoneMask(name, a) for (name, _), a in zip(regions, big[len(kept) :], strict=True)
         )
         scores = self.score_fn(measurements)
         return ImageResult(
