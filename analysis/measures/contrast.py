@@ -47,17 +47,28 @@ __all__ = [
     "local_contrast",
     "patch_difference",
     "patches",
+    "ring_difference",
 ]
 
 BoolArray = npt.NDArray[np.bool_]
 
 #: Peak CIEDE2000 difference from the local background that makes a spot "clearly visible".
 VISIBLE_DE00 = 2.0
+#: CIEDE2000 from the skin right around a patch (its ring) that it must also reach.
+RING_DE00 = 1.8
+#: The ring starts RING_GAP x the patch's radius outside it (past a soft edge) and is
+#: max(radius, RING_MM) wide.
+RING_GAP = 0.3
+RING_MM = 1.0
 #: Candidates: chromophore excess (MI / EI units) that seeds a candidate and that it grows to.
 CANDIDATE_STRONG = 3.0
 CANDIDATE_WEAK = 1.5
 #: Radius (mm) of the neighbourhood whose peak sets a patch's half-maximum cut.
 PEAK_MM = 4.0
+#: Fractions of the local peak at which candidates are cut: the first is the half maximum; a
+#: patch too large, elongated or ragged at one level (a macule merged with its pigmented
+#: surroundings) is cut again at the next (a component tree climbed only where needed).
+CUT_LEVELS = (0.5, 0.6)
 #: Smallest area / convex-hull area of a patch: macules are compact, JPEG-block and texture
 #: noise is ragged.
 MIN_SOLIDITY = 0.7
@@ -294,6 +305,60 @@ def patch_difference(
     )
 
 
+def ring_difference(
+    lc: LocalContrast,
+    labels: npt.NDArray[np.int32],
+    n: int,
+    taken: BoolArray,
+    scale_mm: float,
+) -> npt.NDArray[np.float64]:
+    """Per labelled patch: CIEDE2000 of its mean colour against the mean colour of the skin
+    in a ring around it (index 0 unused).
+
+    The ring of a patch of equivalent radius ``R`` lies between ``RING_GAP * R + 1 px`` and
+    that plus ``max(R, RING_MM)`` from the patch (outside its soft edge), over skin pixels
+    that are in no patch (*taken*) and nearer to this patch than to any other. The ring's
+    mean is brought to the patch's shading, as in :func:`patch_difference`.
+    """
+    free = (~labels.astype(bool)).astype(np.uint8)
+    dist, near = cv2.distanceTransformWithLabels(
+        free, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    # the label of the nearest patch pixel, through the index of that zero pixel
+    zeros = np.flatnonzero(free.ravel() == 0)
+    lut = np.zeros(int(near.max()) + 1, dtype=np.int32)
+    order = np.argsort(np.asarray(near).ravel()[zeros], kind="stable")
+    lut[np.asarray(near).ravel()[zeros][order]] = labels.ravel()[zeros][order]
+    owner = lut[near]
+    area = np.bincount(labels.ravel(), minlength=n + 1).astype(np.float64)
+    rad = np.sqrt(area / math.pi)
+    gap = RING_GAP * rad + 1.0
+    width = np.maximum(rad, RING_MM / scale_mm)
+    d_own = dist
+    skin = lc.skin.detach().cpu().numpy().astype(bool)
+    ring = skin & ~taken & (owner > 0) & (d_own > gap[owner]) & (d_own <= (gap + width)[owner])
+    ring_labels = np.where(ring, owner, 0).astype(np.int32)
+    lab_p = labels.ravel()
+    lab_r = ring_labels.ravel()
+    cnt_p = np.bincount(lab_p, minlength=n + 1).astype(np.float64).clip(min=1)
+    cnt_r = np.bincount(lab_r, minlength=n + 1).astype(np.float64)
+
+    def means(lab: npt.NDArray[np.int32], cnt: npt.NDArray[np.float64]) -> torch.Tensor:
+        arr = lc.smooth.detach().cpu().numpy().reshape(3, -1).astype(np.float64)
+        m = np.stack([np.bincount(lab, a, n + 1) / cnt.clip(min=1) for a in arr])
+        return torch.from_numpy(m.astype(np.float32)).clamp(min=1e-4)[:, :, None]
+
+    fg, bg = means(lab_p, cnt_p), means(lab_r, cnt_r)
+    s1, _, _ = unmix_chromophores(fg)
+    s0, _, _ = unmix_chromophores(bg)
+    shaded = bg * torch.pow(10.0, -(s1 - s0)).unsqueeze(0)
+    de = ciede2000(linear_rgb_to_lab(fg.clamp(0.0, 1.0)), linear_rgb_to_lab(shaded.clamp(0.0, 1.0)))
+    out = de[:, 0].numpy().astype(np.float64)
+    # no ring (a patch filling its surroundings): not judged here
+    out[cnt_r < 4] = np.inf
+    return out
+
+
 def elongation(labels: npt.NDArray[np.int32], n: int) -> npt.NDArray[np.float64]:
     """Major/minor axis ratio of each labelled component from its second moments."""
     lab = labels.ravel()
@@ -337,6 +402,7 @@ def patches(
     max_elongation: float,
     edge_mm: float,
     visible: float = VISIBLE_DE00,
+    ring_visible: float = RING_DE00,
 ) -> BoolArray:
     """Visible patches of one *kind* (``"pigment"`` or ``"red"``) as an (H, W) bool mask.
 
@@ -358,35 +424,47 @@ def patches(
     ex_t = lc.melanin if kind == "pigment" else lc.haemoglobin
     ex = ex_t.cpu().numpy()
     cand = hysteresis(ex >= CANDIDATE_WEAK, ex >= CANDIDATE_STRONG)
+    out = np.zeros(ex.shape, dtype=bool)
     if not cand.any():
-        return np.zeros(ex.shape, dtype=bool)
+        return out
     # half of the *local* peak (the maximum within PEAK_MM): two macules joined by a mildly
     # red or brown area are cut apart instead of being judged as one ragged patch
     r = max(1, int(round(PEAK_MM / scale_mm)))
     peak = max_filter(ex_t.to(torch.float32), 2 * r + 1).cpu().numpy()
-    core = cand & (ex >= 0.5 * peak)
-    labels, stats, cents = components(core)
-    n = int(labels.max())
-    if n == 0:
-        return core
-    area = stats[:, 4].astype(np.float64)
-    dia_mm = 2.0 * np.sqrt(area / math.pi) * scale_mm
-    keep = (dia_mm >= diameter_mm[0]) & (dia_mm <= diameter_mm[1])
-    keep &= elongation(labels, n) <= max_elongation
     inner = inner_mask(skin.to(torch.bool), edge_mm / scale_mm).cpu().numpy()
-    cr = np.clip(np.round(cents[:, 1]).astype(int), 0, labels.shape[0] - 1)
-    cc = np.clip(np.round(cents[:, 0]).astype(int), 0, labels.shape[1] - 1)
-    keep &= inner[cr, cc]
-    keep[0] = False
-    for i in np.nonzero(keep)[0]:
-        keep[i] = _solidity(labels, stats[i], int(i)) >= MIN_SOLIDITY
-    if keep.any():
-        de, mel, hb, shade = patch_difference(
-            lc, np.where(keep[labels], labels, 0).astype(np.int32), n
-        )
-        mine, other = (mel, hb) if kind == "pigment" else (hb, mel)
-        keep &= (de >= visible) & (mine > 0) & (mine >= other)
-        # a shadow (nose side wall, fold) darkens mostly through the grey term
-        keep &= mine >= SHADING_RATIO * shade
-    keep[0] = False
-    return np.asarray(keep[labels], dtype=bool)
+    todo = cand
+    for frac in CUT_LEVELS:
+        core = todo & (ex >= frac * peak)
+        labels, stats, cents = components(core)
+        n = int(labels.max())
+        if n == 0:
+            break
+        area = stats[:, 4].astype(np.float64)
+        dia_mm = 2.0 * np.sqrt(area / math.pi) * scale_mm
+        # too large, elongated or ragged: a macule merged with pigmented surroundings (or
+        # a neighbour); it is cut again at the next, higher fraction of its peak
+        climb = (dia_mm > diameter_mm[1]) | (elongation(labels, n) > max_elongation)
+        cr = np.clip(np.round(cents[:, 1]).astype(int), 0, labels.shape[0] - 1)
+        cc = np.clip(np.round(cents[:, 0]).astype(int), 0, labels.shape[1] - 1)
+        keep = (dia_mm >= diameter_mm[0]) & ~climb & inner[cr, cc]
+        keep[0] = climb[0] = False
+        for i in np.nonzero(keep)[0]:
+            if _solidity(labels, stats[i], int(i)) < MIN_SOLIDITY:
+                keep[i], climb[i] = False, True
+        if keep.any():
+            de, mel, hb, shade = patch_difference(
+                lc, np.where(keep[labels], labels, 0).astype(np.int32), n
+            )
+            mine, other = (mel, hb) if kind == "pigment" else (hb, mel)
+            keep &= (de >= visible) & (mine > 0) & (mine >= other)
+            # ... and visible against the skin right around it: a piece of a larger
+            # pigmented area is not a spot
+            keep &= ring_difference(lc, labels, n, core, scale_mm) >= ring_visible
+            # a shadow (nose side wall, fold) darkens mostly through the grey term
+            keep &= mine >= SHADING_RATIO * shade
+            keep[0] = False
+            out |= keep[labels]
+        todo = climb[labels]
+        if not todo.any():
+            break
+    return out

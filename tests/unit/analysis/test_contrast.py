@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from analysis.measures.contrast import ciede2000, fill_small_holes, local_contrast, patches
+from analysis.measures.chromophores import MELANIN_OD
+from analysis.measures.contrast import (
+    ciede2000,
+    fill_small_holes,
+    local_contrast,
+    patches,
+    ring_difference,
+)
 from analysis.measures.pigmentation import spot_mask
 from analysis.phantoms import PhantomSpec, make_phantom, phantom_skin_image
 
@@ -64,3 +71,49 @@ def test_plain_skin_has_no_patches_and_unknown_kinds_are_refused(kind: str) -> N
     assert out.shape == (64, 64) and not out.any()
     with pytest.raises(ValueError, match="kind"):
         patches(lc, "blue", img.scale_mm, diameter_mm=(1, 15), max_elongation=4, edge_mm=1)
+
+
+def _skin_with(od_melanin: np.ndarray) -> torch.Tensor:
+    """Linear RGB of light skin with *od_melanin* (H, W) added in melanin optical density."""
+    base = torch.tensor([0.45, 0.30, 0.22]).view(3, 1, 1)
+    spec = torch.tensor(MELANIN_OD).view(3, 1, 1)
+    od = torch.from_numpy(od_melanin.astype(np.float32))[None] * spec
+    return base * torch.pow(10.0, -od)
+
+
+def _soft_disk(shape: tuple[int, int], row: float, col: float, radius: float) -> np.ndarray:
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    d = np.hypot(yy - row, xx - col)
+    return np.clip((radius + 2.0 - d) / 4.0, 0.0, 1.0)
+
+
+def test_a_spot_merged_with_a_pigmented_band_is_cut_out_of_it() -> None:
+    # a 4 mm macule on the end of a mildly pigmented 30 x 5 mm band: at half its peak the
+    # two are one elongated patch; cut again higher, the macule stands alone and is kept,
+    # the band (elongated) is not
+    scale = 0.2
+    shape = (200, 200)
+    band = np.zeros(shape)
+    band[88:113, 25:175] = 1.0
+    band = cv2.GaussianBlur(band, (0, 0), 2.0)
+    od = 0.06 * band + 0.05 * _soft_disk(shape, 100, 160, 10.0)
+    lc = local_contrast(_skin_with(od), torch.ones(shape, dtype=torch.bool), scale)
+    out = patches(lc, "pigment", scale, diameter_mm=(1, 15), max_elongation=2.5, edge_mm=1)
+    assert out[100, 160]
+    assert not out[100, 60:120].any()
+    labels = cv2.connectedComponents(out.astype(np.uint8))[0] - 1
+    assert labels == 1
+
+
+def test_ring_difference_isolated_spot_versus_piece_of_a_patch() -> None:
+    scale = 0.2
+    shape = (160, 160)
+    od = 0.08 * _soft_disk(shape, 50, 50, 10.0) + 0.08 * _soft_disk(shape, 110, 110, 45.0)
+    lc = local_contrast(_skin_with(od), torch.ones(shape, dtype=torch.bool), scale)
+    labels = np.zeros(shape, dtype=np.int32)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    labels[np.hypot(yy - 50, xx - 50) <= 9] = 1  # the isolated spot
+    labels[np.hypot(yy - 110, xx - 110) <= 9] = 2  # a piece of the middle of a 18 mm patch
+    de = ring_difference(lc, labels, 2, labels > 0, scale)
+    assert de[1] > 4.0  # as visible against its ring as it is
+    assert de[2] < 1.0  # no different from the skin around it
