@@ -25,6 +25,7 @@ too small for pores (not assessed), so ``--spacing-mm 0.1`` makes every family r
     python benchmarks/analysis.py --sizes 12 --spacing-mm 0.1   # every family runs
     python benchmarks/analysis.py --sizes 24 --detail-mm 0      # pores on the working frame
     python benchmarks/analysis.py --subjects closeup --sizes 12 24 --repeats 3
+    python benchmarks/analysis.py --subjects closeup --sizes 12 24 --repeats 2 --profile
 
 ``--threads`` is what the process is given (``torch.set_num_threads`` and
 ``cv2.setNumThreads``); the analyzer then runs its CPU measures on that many threads
@@ -121,6 +122,64 @@ def _peak_rss_mb() -> float:
     return float("nan")
 
 
+def profile_child(subject: str, mp: float, repeats: int, detail_mm: float) -> None:
+    """CPU seconds per Compose step with one thread everywhere (``cpu_workers=1``)."""
+    import cv2
+    import torch
+
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    sys.path.insert(0, str(ROOT))
+    from analysis.pipeline import Analyzer
+    from analysis.types import ImageDescription
+
+    photo = make_photo(mp) if subject == "astronaut" else make_closeup_face(mp)[0]
+    analyzer = Analyzer("cpu", cpu_workers=1, detail_mm=detail_mm or None)
+    analyzer.analyze(make_photo(0.5), ImageDescription())  # warm-up
+    acc: dict[str, float] = {}
+
+    def timed(name: str, fn):  # type: ignore[no-untyped-def]
+        def run(*args, **kwargs):  # type: ignore[no-untyped-def]
+            c0 = time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                acc[name] = acc.get(name, 0.0) + time.process_time() - c0
+
+        return run
+
+    for t in analyzer.transform.transforms:
+        t.__call__ = timed(type(t).__name__, t.__call__)  # instance attribute
+    comp = analyzer.transform
+    comp.transforms = [_Call(t) for t in comp.transforms]
+    analyzer._assemble = timed("assemble (maps to source size)", analyzer._assemble)  # type: ignore[method-assign]
+    face_fn = analyzer.face_detector.__call__
+    best: tuple[float, dict[str, float]] | None = None
+    for _ in range(repeats):
+        acc.clear()
+        c0 = time.process_time()
+        with torch.inference_mode():
+            face = timed("face model", face_fn)([photo])[0]
+        data = {"image": photo, "description": ImageDescription(), "face": face}
+        with torch.inference_mode():
+            analyzer._assemble(comp(data))
+        total = time.process_time() - c0
+        if best is None or total < best[0]:
+            best = (total, dict(acc))
+    assert best is not None
+    print(json.dumps({"subject": subject, "mp": mp, "total": best[0], "steps": best[1]}))
+
+
+class _Call:
+    """A Compose step whose instance ``__call__`` (the timed one) is what runs."""
+
+    def __init__(self, t):  # type: ignore[no-untyped-def]
+        self.t = t
+
+    def __call__(self, d):  # type: ignore[no-untyped-def]
+        return self.t.__dict__["__call__"](d)
+
+
 def child(
     subject: str,
     mp: float,
@@ -200,6 +259,27 @@ def child(
     )
 
 
+def profile(subjects: list[str], sizes: list[float], repeats: int, detail_mm: float) -> int:
+    """Print the per-step CPU table of :func:`profile_child` for each subject and size."""
+    prof = []
+    for subject, mp in [(s, m) for s in subjects for m in sizes]:
+        cmd = [sys.executable, __file__, "--profile", "--child", subject, str(mp), "cpu"]
+        cmd += ["--repeats", str(repeats), "--detail-mm", str(detail_mm)]
+        r = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if r.returncode != 0:
+            print(r.stderr, file=sys.stderr)
+            return 1
+        prof.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    names = list(dict.fromkeys(k for x in prof for k in x["steps"]))
+    head = " | ".join(f"{x['subject']} {x['mp']:.0f} MP" for x in prof)
+    print(f"| step (CPU s, 1 thread) | {head} |")
+    print("|---" * (len(prof) + 1) + "|")
+    for n in names:
+        print(f"| {n} | " + " | ".join(f"{x['steps'].get(n, 0.0):.2f}" for x in prof) + " |")
+    print("| **total** | " + " | ".join(f"**{x['total']:.2f}**" for x in prof) + " |")
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", type=float, nargs="+", default=[2.0, 12.0, 24.0])
@@ -217,8 +297,18 @@ def main() -> int:
         help="Analyzer(detail_mm=): pores on source tiles when the working frame is coarser "
         "and fine lines (0 = off, the working frame only)",
     )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="CPU seconds per pipeline step, one thread everywhere (cpu_workers=1)",
+    )
     p.add_argument("--child", nargs=3, metavar=("SUBJECT", "MP", "DEVICE"), help=argparse.SUPPRESS)
     a = p.parse_args()
+    if a.child and a.profile:
+        profile_child(a.child[0], float(a.child[1]), a.repeats, a.detail_mm)
+        return 0
+    if a.profile:
+        return profile(a.subjects, a.sizes, a.repeats, a.detail_mm)
     if a.child:
         child(
             a.child[0],
