@@ -15,10 +15,11 @@ wrapper over an array transform (MONAI style)::
     QualityGated      sharpness, clipping, face size, colour cast, glare
     ViewCheckd        the claimed view against the measured yaw (warning), a pose beyond
                       the mesh's range (blocking)
-    Measured          the six concern measures (skipped for an unusable photo)
+    PixelSpacingd     pixel spacing: given, estimated from the iris, or unknown
     DetailPland       which families go to the source pixels (the working frame coarser
-                      than 0.1 mm/px and the source finer)
-    Measured          ...minus the pores, when they are measured on source tiles
+                      than 0.1 mm/px and the source finer); starts their tile jobs
+    Measured          the six concern measures (skipped for an unusable photo), minus the
+                      pores when they are measured on source tiles
     CameraDetaild     pores (source tiles at <= 0.1 mm/px) and fine lines (the source at
                       0.1 mm/px, one response map filled tile by tile) from the camera's
                       pixels (:class:`CameraDetail`)
@@ -32,8 +33,9 @@ and zone masks are resized back to the source size (nearest neighbour for masks,
 for continuous maps) and pasted into the full frame before they leave.
 
 The torch device is chosen once, when the :class:`Analyzer` is built: ``"auto"`` means CUDA
-when available, else CPU. On the CPU the six measures run concurrently on ``cpu_workers``
-threads while PyTorch's intra-op threads are set to 1 (see :class:`Analyzer`).
+when available, else CPU. On the CPU the six measures and the camera-detail tiles run
+concurrently on one pool of ``cpu_workers`` threads while PyTorch's intra-op threads are set
+to 1 (see :class:`Analyzer`).
 """
 
 from __future__ import annotations
@@ -1384,12 +1386,15 @@ class CameraDetaild(_Wrapper):
         if not plan.scales():
             return d
         for k in self.key_iterator(d):
-            if jobs is not None:
-                pores_out, lines_out = self.t.finish(jobs, wmap)
-            else:
-                pores_out, lines_out = self.t(
-                    d[k], d["frame"], d["wb_gains"], _work_image(d), plan, wmap
-                )
+            try:
+                if jobs is not None:
+                    pores_out, lines_out = self.t.finish(jobs, wmap)
+                else:
+                    pores_out, lines_out = self.t(
+                        d[k], d["frame"], d["wb_gains"], _work_image(d), plan, wmap
+                    )
+            except Exception as exc:
+                raise AnalysisError("camera-detail measures failed") from exc
             if pores_out is not None and self.pores_index is not None:
                 outputs[self.pores_index] = pores_out
             if lines_out is not None and self.wrinkles_index is not None:
@@ -1561,7 +1566,7 @@ class Analyzer:
                     pores_at,
                     wrinkles_at,
                     detail_mm=detail_mm or DETAIL_MM,
-                    workers=self.cpu_workers,
+                    workers=self.cpu_workers if self.device.type == "cpu" else 1,
                 ),
             ],
             log_stats=False,
