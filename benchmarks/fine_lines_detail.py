@@ -16,6 +16,12 @@ clean photo to the drawn one, against what was drawn.
     python benchmarks/fine_lines_detail.py                 # 12 MP, 24 lines, 2 threads
     python benchmarks/fine_lines_detail.py --mp 24 --lines 24 --seed 1
     python benchmarks/fine_lines_detail.py --png /tmp/fine_lines.png   # overlay to look at
+    python benchmarks/fine_lines_detail.py --phantom   # the unit test's phantom, in numbers
+
+``--phantom``: 84 x 84 mm of phantom skin at 0.07 mm/px (``analysis.phantoms``) with four
+fine lines 12 mm long (0.25 or 0.3 mm FWHM, 0.06 OD), analysed as a close-up with a 384 px
+working frame (0.22 mm/px): working frame only, source at 0.1 mm/px, and the same with 64 px
+line tiles (every line crosses tile seams).
 """
 
 from __future__ import annotations
@@ -105,6 +111,49 @@ def covered(m: np.ndarray, ln: DrawnLine, tol: int) -> float:
     return float(d[rr, cc].mean())
 
 
+def phantom() -> int:
+    """The unit test's fine-line phantom: count and length with and without the source."""
+    from analysis.phantoms import PhantomSpec, make_phantom
+    from analysis.pipeline import CameraDetail, CameraDetaild, DetailPland
+    from analysis.quality import QualityThresholds
+    from analysis.types import View
+
+    lenient = QualityThresholds(min_sharpness=0.1, warn_sharpness=0.2)
+    desc = ImageDescription(view=View.CLOSE_UP, spacing_mm=0.07)
+    print("| width (mm) | measured on | fine lines | length (mm) | drawn |")
+    print("|---|---|---|---|---|")
+    for width in (0.25, 0.3):
+        spec = PhantomSpec(
+            size_px=(1200, 1200),
+            spacing_mm=0.07,
+            n_fine_lines=4,
+            fine_length_mm=12.0,
+            fine_width_mm=width,
+            fine_depth=0.06,
+            texture=0.004,
+            seed=5,
+        )
+        ph = make_phantom(spec)
+        for name in ("working frame 0.22 mm/px", "source 0.1 mm/px", "source, 64 px tiles"):
+            a = Analyzer(
+                "cpu",
+                working_long_side=384,
+                thresholds=lenient,
+                detail_mm=None if name.startswith("working") else 0.1,
+            )
+            if "64" in name:
+                for step in a.transform.transforms:
+                    if isinstance(step, DetailPland | CameraDetaild):
+                        step.t = CameraDetail(line_tile_px=64)
+            r = a.analyze(ph.image, desc)
+            v = {m.key: m.value for m in r.measurements if m.region == "skin"}
+            print(
+                f"| {width} | {name} | {v.get('wrinkles.fine_lines.count', 0):.0f} "
+                f"| {v.get('wrinkles.fine_lines.length_mm', 0):.1f} | 4, 48 mm |"
+            )
+    return 0
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--mp", type=float, default=12.0)
@@ -112,7 +161,10 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--png", type=Path, help="write a fine-line overlay of the face here")
+    p.add_argument("--phantom", action="store_true", help="the phantom table only")
     a = p.parse_args()
+    if a.phantom:
+        return phantom()
     import torch
 
     torch.set_num_threads(a.threads)
