@@ -17,7 +17,7 @@ wrapper over an array transform (MONAI style)::
                       the mesh's range (blocking)
     PixelSpacingd     pixel spacing: given, estimated from the iris, or unknown
     DetailPland       which families go to the source pixels (the working frame coarser
-                      than 0.1 mm/px and the source finer); starts their tile jobs
+                      than 0.1 mm/px and the source finer); prepares their tile jobs
     Measured          the six concern measures (skipped for an unusable photo), minus the
                       pores when they are measured on source tiles
     CameraDetaild     pores (source tiles at <= 0.1 mm/px) and fine lines (the source at
@@ -471,9 +471,17 @@ class Measure(Transform):
         except Exception as exc:
             raise AnalysisError(f"measure {name} failed") from exc
 
-    def __call__(self, img: SkinImage, pool: Executor | None = None) -> list[ConcernOutput]:
-        """All measures' outputs, in order (on *pool*, a shared one, when given)."""
+    def __call__(
+        self,
+        img: SkinImage,
+        pool: Executor | None = None,
+        then: Callable[[], None] | None = None,
+    ) -> list[ConcernOutput]:
+        """All measures' outputs, in order (on *pool*, a shared one, when given; *then* is
+        called once the measures are queued on it, e.g. to queue more work behind them)."""
         if self.workers == 1 or img.device.type != "cpu" or len(self.measures) < 2:
+            if then is not None and pool is not None:
+                then()
             return [self._run(m, img) for m in self.measures]
 
         def run(m: MeasureFn) -> ConcernOutput:
@@ -481,7 +489,10 @@ class Measure(Transform):
                 return self._run(m, img)
 
         if pool is not None:
-            return list(pool.map(run, self.measures))
+            futures = [pool.submit(run, m) for m in self.measures]
+            if then is not None:
+                then()
+            return [f.result() for f in futures]
         with ThreadPoolExecutor(max_workers=self.workers) as own:
             return list(own.map(run, self.measures))
 
@@ -623,13 +634,25 @@ def _submit(pool: Executor | None, job: Callable[[], Any]) -> Future[Any]:
 
 @dataclass(eq=False)
 class DetailJobs:
-    """The tile jobs :meth:`CameraDetail.start` submitted, for :meth:`CameraDetail.finish`."""
+    """The tile jobs of :meth:`CameraDetail.start`, for :meth:`CameraDetail.finish`."""
 
     plan: DetailPlan
     work_img: SkinImage
-    pores: list[Future[Any]] = field(default_factory=list)
+    pore_jobs: list[Callable[[], Any]] = field(default_factory=list)
     lines: _FineLines | None = None
+    pores: list[Future[Any]] = field(default_factory=list)
     line_tiles: list[Future[Any]] = field(default_factory=list)
+    submitted: bool = False
+
+    def submit(self, pool: Executor | None) -> None:
+        """Queue the jobs on *pool* (None: run them now): the line tiles first, whose
+        extraction can then overlap the last pore tiles."""
+        if self.submitted:
+            return
+        self.submitted = True
+        if self.lines is not None:
+            self.line_tiles = [_submit(pool, t) for t in self.lines.jobs]
+        self.pores = [_submit(pool, t) for t in self.pore_jobs]
 
 
 class CameraDetail(Transform):
@@ -743,25 +766,24 @@ class CameraDetail(Transform):
         work_img: SkinImage,
         plan: DetailPlan,
         pool: Executor | None = None,
+        submit: bool = True,
     ) -> DetailJobs:
-        """Submit the tile jobs of *plan* to *pool* (None: run them now, here).
+        """Prepare the tile jobs of *plan* and submit them to *pool* (None: run them now).
 
-        The jobs need only the photo, the skin mask and the gains, so an engine can start
-        them before the working-frame measures and let both share its threads; the results
-        are collected by :meth:`finish`.
+        The jobs need only the photo, the skin mask and the gains, so an engine can queue
+        them with the working-frame measures and let both share its threads
+        (``submit=False``: :meth:`DetailJobs.submit` later, e.g. after the long measures);
+        the results are collected by :meth:`finish`.
         """
         skin_np = work_img.skin.cpu().numpy().astype(bool)
         g = gains.detach().cpu().numpy().astype(np.float32)
         jobs = DetailJobs(plan, work_img)
         if plan.pores is not None:
-            jobs.pores = [
-                _submit(pool, t)
-                for t in self._pore_jobs(source, frame, g, work_img, skin_np, plan.pores)
-            ]
+            jobs.pore_jobs = self._pore_jobs(source, frame, g, work_img, skin_np, plan.pores)
         if plan.fine_lines is not None:
             jobs.lines = self._line_setup(source, frame, g, work_img, skin_np, plan.fine_lines)
-            if jobs.lines is not None:
-                jobs.line_tiles = [_submit(pool, t) for t in jobs.lines.jobs]
+        if submit:
+            jobs.submit(pool)
         return jobs
 
     def finish(
@@ -769,6 +791,13 @@ class CameraDetail(Transform):
     ) -> tuple[ConcernOutput | None, ConcernOutput | None]:
         """Wait for the tile jobs and summarise them on the working regions."""
         work_img, plan = jobs.work_img, jobs.plan
+        jobs.submit(None)  # runs them here unless an engine queued them
+        lines_out = None
+        for f in jobs.line_tiles:
+            f.result()
+        if jobs.lines is not None and wrinkle_map is not None:
+            # while the engine's threads may still run pore tiles
+            lines_out = jobs.lines.summarise(work_img, wrinkle_map)
         pores_out = None
         if plan.pores is not None:
             found = [r for r in (f.result() for f in jobs.pores) if r is not None]
@@ -780,11 +809,6 @@ class CameraDetail(Transform):
             )
             logger.debug("pores on %.3f mm/px tiles: %d", plan.pores, len(blobs))
             pores_out = pores.summarise(work_img, blobs)
-        lines_out = None
-        for f in jobs.line_tiles:
-            f.result()
-        if jobs.lines is not None and wrinkle_map is not None:
-            lines_out = jobs.lines.summarise(work_img, wrinkle_map)
         return pores_out, lines_out
 
     # ------------------------------------------------------------------ pores
@@ -1244,11 +1268,12 @@ class Measured(_Wrapper):
         skip: Mapping[int, str] | None = None,
         plan_key: Hashable = "detail_plan",
         pool: Executor | None = None,
+        jobs_key: Hashable = "detail_jobs",
     ) -> None:
         super().__init__(keys)
         self.t = Measure(measures, workers)
         self.skip = dict(skip or {})
-        self.plan_key, self.pool = plan_key, pool
+        self.plan_key, self.pool, self.jobs_key = plan_key, pool, jobs_key
         self.quality_key, self.lab_key, self.skin_key = quality_key, lab_key, skin_key
         self.regions_key, self.spacing_key, self.scale_key = regions_key, spacing_key, scale_key
         self.output_key = output_key
@@ -1269,12 +1294,14 @@ class Measured(_Wrapper):
             )
             plan = d.get(self.plan_key)
             detail = plan.scales() if isinstance(plan, DetailPlan) else {}
+            jobs = d.get(self.jobs_key)
+            then = None if jobs is None else partial(jobs.submit, self.pool)
             skipped = {i for i, fam in self.skip.items() if fam in detail}
             if not skipped:
-                d[self.output_key] = self.t(img, self.pool)
+                d[self.output_key] = self.t(img, self.pool, then)
                 continue
             keep = [m for i, m in enumerate(self.t.measures) if i not in skipped]
-            outs = iter(Measure(keep, self.t.workers)(img, self.pool))
+            outs = iter(Measure(keep, self.t.workers)(img, self.pool, then))
             d[self.output_key] = [
                 ConcernOutput(()) if i in skipped else next(outs)
                 for i in range(len(self.t.measures))
@@ -1287,7 +1314,8 @@ class DetailPland(_Wrapper):
     + ``scale_key`` -> ``plan_key`` (:class:`DetailPlan`; empty when off).
 
     With a shared *pool* (the engine's threads) and a usable photo, the tile jobs are
-    started here (``jobs_key``), so that they run beside the working-frame measures.
+    prepared here (``jobs_key``) and :class:`Measured` queues them right behind the
+    working-frame measures (the long jobs first, the many short tiles filling in).
     ``pores``/``fine_lines``: whether the engine has the measure each one replaces.
     """
 
@@ -1322,8 +1350,9 @@ class DetailPland(_Wrapper):
                 continue
             if not d["quality"].usable:
                 continue
+            # queued by Measured right after the measures (longest jobs first)
             d[self.jobs_key] = self.t.start(
-                d["image"], d[k], d["wb_gains"], _work_image(d), plan, self.pool
+                d["image"], d[k], d["wb_gains"], _work_image(d), plan, self.pool, submit=False
             )
         return d
 
