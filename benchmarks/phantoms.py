@@ -3,6 +3,8 @@
 Usage::
 
     python benchmarks/phantoms.py [--faces 12] [--per-face 10] [--kinds brown,red,line]
+    python benchmarks/phantoms.py --kinds line [--placements P.json]
+        [--ablate symmetry,outline]
     python benchmarks/phantoms.py --synthetic [--seeds 5] [--spacing 0.1]
     python benchmarks/phantoms.py --timing [--threads 2]
 
@@ -22,11 +24,17 @@ centre (or lies within its radius); a drawn line when >= 50 % of its length lies
 that matches no drawn feature and was not already in the clean photo. The clean photos'
 own detections are reported beside (real freckles and lentigines exist: there is no truth
 for them). Prints one table per kind (sensitivity per contrast x size bin) and a summary.
+
+``--placements P.json`` places the lines once and reuses them: the file is written
+on the first run and read on later ones, so variants are compared on the same drawn lines.
+``--ablate symmetry,outline`` switches off the wrinkle detector's both-flanks rule and/or
+its face-outline rule (the "before" rows of docs/methods/measures.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import statistics
@@ -46,7 +54,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from analysis.color import linear_rgb_to_lab, srgb_to_linear, to_unit_float  # noqa: E402
-from analysis.measures import MEASURES  # noqa: E402
+from analysis.measures import MEASURES, wrinkles  # noqa: E402
 from analysis.measures.contrast import ciede2000  # noqa: E402
 from analysis.phantoms import (  # noqa: E402
     DrawnLine,
@@ -194,8 +202,13 @@ def evaluate_face(
     kinds: tuple[str, ...],
     per_face: int,
     seed: int,
+    placed: dict[str, list[list[float]]] | None = None,
 ) -> tuple[list[Drawn], dict[str, int], dict[str, int]]:
-    """Draw features of each kind into one face; return them, new false and clean counts."""
+    """Draw features of each kind into one face; return them, new false and clean counts.
+
+    *placed* (``{kind: [[r0, c0, r1, c1, width, depth], ...]}``, lines only) is used instead
+    of placing lines anew when it holds the kind, and filled when it does not.
+    """
     image = np.array(Image.open(path).convert("RGB"))
     desc = ImageDescription(source=path.name, view=View.FRONTAL)
     clean = analyzer.analyze(image, desc)
@@ -219,7 +232,16 @@ def evaluate_face(
             # version of it); one whose centre the clean photo's map already covers is
             # left out of the tables (ambiguous), below
             avoid = np.zeros_like(base)
-        feats = _place(rng, kind, zones, skin, avoid, spacing, per_face)
+        if placed is not None and kind == "line" and kind in placed:
+            feats: list[SoftSpot | DrawnLine] = [DrawnLine(*v) for v in placed[kind]]
+        else:
+            feats = _place(rng, kind, zones, skin, avoid, spacing, per_face)
+            if placed is not None and kind == "line":
+                placed[kind] = [
+                    [f.r0, f.c0, f.r1, f.c1, f.width_mm, f.depth]
+                    for f in feats
+                    if isinstance(f, DrawnLine)
+                ]
         spots = tuple(f for f in feats if isinstance(f, SoftSpot))
         lines = tuple(f for f in feats if isinstance(f, DrawnLine))
         mod = draw_on_photo(image, spacing, spots=spots, lines=lines)
@@ -284,23 +306,35 @@ def _zone_at(zones: dict[str, np.ndarray], f: SoftSpot | DrawnLine) -> str:
     return "face"
 
 
-def real_faces(data: Path, faces: int, per_face: int, kinds: tuple[str, ...]) -> None:
+def real_faces(
+    data: Path,
+    faces: int,
+    per_face: int,
+    kinds: tuple[str, ...],
+    placements: Path | None = None,
+) -> None:
     paths = sorted(
         p for p in (data / "neutral_front").glob("*_03.jpg") if not p.name.startswith(".")
     )
     paths = paths[:faces]
     analyzer = Analyzer("cpu", measures=_measures_for(kinds), detail_mm=None)
+    placed: dict[str, dict[str, list[list[float]]]] = {}
+    if placements is not None and placements.exists():
+        placed = json.loads(placements.read_text())
     drawn: list[Drawn] = []
     false_new: dict[str, list[int]] = defaultdict(list)
     clean_n: dict[str, list[int]] = defaultdict(list)
     t0 = time.perf_counter()
     for i, p in enumerate(paths):
-        d, f, c = evaluate_face(analyzer, p, kinds, per_face, seed=i)
+        here = placed.setdefault(p.name, {}) if placements is not None else None
+        d, f, c = evaluate_face(analyzer, p, kinds, per_face, seed=i, placed=here)
         drawn += d
         for k, v in f.items():
             false_new[k].append(v)
         for k, v in c.items():
             clean_n[k].append(v)
+    if placements is not None and not placements.exists():
+        placements.write_text(json.dumps(placed))
     print(
         f"# {len(paths)} faces of faces-london/neutral_front (1350 x 1350), {per_face} features "
         f"of each kind per face, whole pipeline on CPU, {time.perf_counter() - t0:.0f} s"
@@ -448,6 +482,10 @@ def timing(device: str) -> None:
     )
 
 
+def _no_outline(lum: torch.Tensor, regions: object, scale_mm: float) -> np.ndarray:
+    return np.zeros(tuple(lum.shape[-2:]), dtype=bool)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -460,7 +498,14 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--timing", action="store_true")
+    ap.add_argument("--placements", type=Path, help="JSON of drawn lines: written, then reused")
+    ap.add_argument("--ablate", default="", help="wrinkle rules to switch off: symmetry,outline")
     args = ap.parse_args()
+    ablate = {a for a in args.ablate.split(",") if a}
+    if "symmetry" in ablate:
+        wrinkles.SYMMETRY = 0.0
+    if "outline" in ablate:
+        wrinkles.outline_mask = _no_outline
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
     if args.timing:
@@ -468,7 +513,13 @@ def main() -> None:
     elif args.synthetic:
         synthetic(args.seeds, args.spacing, args.device)
     else:
-        real_faces(args.data, args.faces, args.per_face, tuple(args.kinds.split(",")))
+        real_faces(
+            args.data,
+            args.faces,
+            args.per_face,
+            tuple(args.kinds.split(",")),
+            placements=args.placements,
+        )
 
 
 if __name__ == "__main__":

@@ -309,12 +309,61 @@ def hessian_eigenvalues(
     return 0.5 * (tr + root), 0.5 * (tr - root)
 
 
+def _flank_symmetry(
+    x: torch.Tensor,
+    sigma: float,
+    lxx: torch.Tensor,
+    lxy: torch.Tensor,
+    lyy: torch.Tensor,
+    flank: float,
+    symmetry: float,
+) -> torch.Tensor:
+    """``clip(d1 / (symmetry * d2), 0, 1)`` of the two flank rises (see :func:`frangi_valley`)."""
+    xb, shape = _as_batch(x)
+    h, w = shape[-2], shape[-1]
+    sm = gaussian_blur(xb[:, 0], sigma).reshape(-1, 1, h, w)
+    # normal of the valley: the eigenvector of the larger eigenvalue of the Hessian
+    theta = (0.5 * torch.atan2(2.0 * lxy, lxx - lyy)).reshape(-1, h, w)
+    yy, xx = torch.meshgrid(
+        torch.arange(h, dtype=torch.float32, device=x.device),
+        torch.arange(w, dtype=torch.float32, device=x.device),
+        indexing="ij",
+    )
+    cos_t, sin_t = torch.cos(theta), torch.sin(theta)
+    rises = []
+    for sign in (1.0, -1.0):
+        # the highest point of the flank between sigma and flank * sigma: a neighbouring
+        # valley (parallel forehead lines) must not hide the crest between the two
+        best: torch.Tensor | None = None
+        for k in range(3):
+            d = sign * sigma * (1.0 + (flank - 1.0) * k / 2.0)
+            grid = torch.stack(
+                (
+                    2.0 * (xx + d * cos_t) / max(w - 1, 1) - 1.0,
+                    2.0 * (yy + d * sin_t) / max(h - 1, 1) - 1.0,
+                ),
+                dim=-1,
+            )
+            side = F.grid_sample(
+                sm, grid, mode="bilinear", padding_mode="border", align_corners=True
+            )[:, 0]
+            best = side if best is None else torch.maximum(best, side)
+        assert best is not None
+        rises.append(best - sm[:, 0])
+    lo = torch.minimum(rises[0], rises[1])
+    hi = torch.maximum(rises[0], rises[1]).clamp(min=1e-6)
+    return (lo / (symmetry * hi)).clamp(0.0, 1.0).reshape(shape)
+
+
 def frangi_valley(
     x: torch.Tensor,
     sigmas: Sequence[float],
     beta: float = 0.5,
     c: float = 1.0,
     edge: float = 0.3,
+    *,
+    symmetry: float = 0.0,
+    flank: float = 2.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Frangi vesselness for dark lines (valleys) over *sigmas* px.
 
@@ -323,6 +372,15 @@ def frangi_valley(
     while at the centre of a line it is zero. The response is therefore multiplied by
     ``exp(-r^2 / (2 edge^2))`` with ``r = sigma |grad L| / (sigma^2 lambda)``; this also
     shortens lines by about one sigma at each end.
+
+    With ``symmetry > 0`` a valley must also be darker than *both* its flanks: the image
+    smoothed at the scale is sampled along the Hessian's normal on each side at 1, (1 +
+    flank) / 2 and *flank* sigma, the highest sample is that flank (a neighbouring valley must
+    not hide the crest between two), their rises above the centre are ``d1 <= d2``, and the
+    response is multiplied
+    by ``clip(d1 / (symmetry * d2), 0, 1)`` (Steger 1998's line model: a line is a valley on
+    both sides; a shading step with a dip at its foot, such as a nose side or a jowl, rises on
+    one side only).
 
     Returns
     -------
@@ -350,6 +408,8 @@ def frangi_valley(
         r2 = (lx * lx + ly * ly) / (lam2 * lam2)
         v = torch.exp(-rb2 / (2 * beta**2) - r2 / (2 * edge**2)) * (1 - torch.exp(-s2 / (2 * c**2)))
         v = torch.where(tr > 0, v, torch.zeros_like(v))
+        if symmetry > 0.0:
+            v = v * _flank_symmetry(x, s, lxx, lxy, lyy, flank, symmetry)
         if best_v is None or best_i is None:
             best_v, best_i = v, torch.zeros_like(v, dtype=torch.int64)
         else:

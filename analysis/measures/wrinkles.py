@@ -8,7 +8,12 @@ contrast) is computed over six scales, sigma = 0.12, 0.2, 0.3 mm (fine) and 0.45
 1.0 mm (wrinkles), never below 0.7 px. For a line of Gaussian cross-section the response
 peaks at ``sigma = sqrt(2) sigma_line``, i.e. at ``FWHM / 1.67``: the fine scales take lines
 narrower than about 0.6 mm, the wrinkle scales wider ones. Pixels with vesselness >= 0.5
-(a valley of >= ~3 L* depth) seed a hysteresis down to >= 0.2 (~1.7 L*). Each connected
+(a valley of >= ~3 L* depth) seed a hysteresis down to >= 0.2 (~1.7 L*). A valley must be
+darker than both flanks (at +-2 sigma along its normal the weaker flank must rise >= 25 % of
+the stronger for the full response, less scales it down): a dip at the foot of a shading
+step is not a line. Valleys running along the nose outline (side walls, alae, base) or the
+jaw line below the mouth are anatomical outlines, not wrinkles (:func:`outline_mask`, from
+the face-mesh zones). Each connected
 line is thinned (Zhang & Suen 1984) and its skeleton length measured with Kulpa's (1977)
 chain-code weights; lines shorter than 3 mm or less than 3 times as long as wide are
 dropped, and so is a band of 2 x the largest sigma along the image border. A line is a
@@ -23,16 +28,18 @@ least 3 mm (or half their length) inside; area % = line pixels (both kinds).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 import torch
 
 from analysis.measures.base import ConcernOutput, SkinImage
 from analysis.measures.binary import components, hysteresis, skeleton_length_map, thin
-from analysis.measures.filters import frangi_valley, inner_mask
+from analysis.measures.filters import frangi_valley, hessian, inner_mask
 from analysis.measures.regions import measurement, region_fraction, region_items
 from analysis.types import FeatureMap, MapKind, Measurement
 
@@ -43,6 +50,7 @@ __all__ = [
     "line_response",
     "line_sigmas_px",
     "measure",
+    "outline_mask",
 ]
 
 logger = logging.getLogger(__name__)
@@ -57,6 +65,19 @@ MIN_LENGTH_MM = 3.0
 MIN_ASPECT = 3.0
 MIN_SIGMA_PX = 0.7
 EDGE_MM = 1.5  # line pixels at least this far inside the skin mask
+#: A valley's weaker flank must rise by >= this fraction of its stronger flank (at +-
+#: ``FLANK`` sigma along the normal) for the full response; less scales it down linearly.
+SYMMETRY = 0.25
+FLANK = 2.0
+#: Anatomical outlines (``outline_mask``): bands around the nose (inside / outside its zone)
+#: and along the lower face outline below the mouth (inside), in mm; line pixels there whose
+#: direction is within ``OUTLINE_*_MAX_DEG`` of the outline's are not wrinkles.
+OUTLINE_NOSE_IN_MM = 6.0
+OUTLINE_NOSE_OUT_MM = 2.0
+OUTLINE_JAW_MM = 8.0
+OUTLINE_NOSE_MAX_DEG = 35.0
+OUTLINE_JAW_MAX_DEG = 20.0
+ORIENT_SIGMA_MM = 0.7
 #: Coarsest filter scales at which fine lines / wrinkles are still resolved.
 FINE_MAX_SCALE_MM = FINE_SIGMAS_MM[-1] / MIN_SIGMA_PX
 WRINKLE_MAX_SCALE_MM = WRINKLE_SIGMAS_MM[-1] / MIN_SIGMA_PX
@@ -99,10 +120,91 @@ def line_sigmas_px(scale_mm: float) -> tuple[list[float], list[float]]:
     return fine, deep
 
 
-def line_response(lum: torch.Tensor, sigmas_px: Sequence[float]) -> torch.Tensor:
-    """Valley strength in [0, 1] of L* ``(H, W)``: the maximum over *sigmas_px*."""
-    v, _ = frangi_valley(lum.to(torch.float32), sigmas_px, FRANGI_BETA, FRANGI_C)
+def line_response(
+    lum: torch.Tensor, sigmas_px: Sequence[float], *, symmetry: float | None = None
+) -> torch.Tensor:
+    """Valley strength in [0, 1] of L* ``(H, W)``: the maximum over *sigmas_px*.
+
+    Frangi vesselness with the step-edge term and the flank-symmetry gate of
+    :func:`analysis.measures.filters.frangi_valley` (default :data:`SYMMETRY`; ``0`` switches
+    the gate off).
+    """
+    sym = SYMMETRY if symmetry is None else symmetry
+    v, _ = frangi_valley(
+        lum.to(torch.float32), sigmas_px, FRANGI_BETA, FRANGI_C, symmetry=sym, flank=FLANK
+    )
     return v
+
+
+def _filled(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
+    """*mask* with its holes (eyes, lips, nostrils) filled, as 0/1 uint8."""
+    m = np.ascontiguousarray(mask, dtype=np.uint8)
+    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    out = np.zeros_like(m)
+    cv2.drawContours(out, contours, -1, 1, thickness=cv2.FILLED)
+    return out
+
+
+def _signed_distance(m: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    """Euclidean distance to the outline of *m*, positive inside, negative outside (px)."""
+    inside = cv2.distanceTransform(m, cv2.DIST_L2, 5)
+    outside = cv2.distanceTransform(1 - m, cv2.DIST_L2, 5)
+    return np.asarray(inside - outside, dtype=np.float32)
+
+
+def outline_mask(
+    lum: torch.Tensor, regions: Mapping[str, torch.Tensor], scale_mm: float
+) -> npt.NDArray[np.bool_]:
+    """Pixels on anatomical outlines that are valleys of shading, not wrinkles.
+
+    The side walls, alae and base of the nose and the jaw line are real valleys of L* (the
+    skin folds in there, both flanks are brighter), so no filter tells them from a wrinkle;
+    the face mesh does. Two bands: around the ``nose`` zone (:data:`OUTLINE_NOSE_IN_MM`
+    inside, :data:`OUTLINE_NOSE_OUT_MM` outside its outline) and inside the lower outline of
+    ``face`` below the mouth (:data:`OUTLINE_JAW_MM`). A pixel in a band is dropped when the
+    valley through it (the Hessian's normal at :data:`ORIENT_SIGMA_MM`) runs within
+    :data:`OUTLINE_NOSE_MAX_DEG` (nose) / :data:`OUTLINE_JAW_MAX_DEG` (jaw) of the outline,
+    i.e. along it: the nasolabial folds, marionette lines and the mentolabial sulcus leave
+    these outlines at a steep angle or lie outside the bands, and keep their pixels. Without
+    a ``nose`` zone (close-ups) nothing is dropped.
+    """
+    h, w = int(lum.shape[-2]), int(lum.shape[-1])
+    drop = np.zeros((h, w), dtype=bool)
+    nose_t = regions.get("nose")
+    if nose_t is None or not bool(nose_t.any()):
+        return drop
+    px_mm = 1.0 / scale_mm
+    nose = _filled(nose_t.cpu().numpy())
+    bands: list[tuple[npt.NDArray[np.bool_], npt.NDArray[np.float32], float]] = []
+    d_nose = _signed_distance(nose)
+    bands.append(
+        (
+            (d_nose <= OUTLINE_NOSE_IN_MM * px_mm) & (d_nose >= -OUTLINE_NOSE_OUT_MM * px_mm),
+            d_nose,
+            OUTLINE_NOSE_MAX_DEG,
+        )
+    )
+    face_t = regions.get("face")
+    if face_t is not None and bool(face_t.any()):
+        d_face = _signed_distance(_filled(face_t.cpu().numpy()))
+        jaw = (d_face >= -px_mm) & (d_face <= OUTLINE_JAW_MM * px_mm)
+        # the jaw: below the mouth (the perioral zone's centre row; else below the nose)
+        top = int(np.nonzero(nose.any(axis=1))[0].max()) + 1
+        mouth_t = regions.get("perioral")
+        if mouth_t is not None and bool(mouth_t.any()):
+            top = max(top, int(np.nonzero(mouth_t.cpu().numpy())[0].mean()))
+        jaw[:top] = False
+        bands.append((jaw, d_face, OUTLINE_JAW_MAX_DEG))
+    lxx, lxy, lyy = hessian(lum.to(torch.float32), max(ORIENT_SIGMA_MM * px_mm, 1.0))
+    theta = (0.5 * torch.atan2(2.0 * lxy, lxx - lyy)).cpu().numpy()
+    nx, ny = np.cos(theta), np.sin(theta)
+    for band, dist, max_deg in bands:
+        cos_min = math.cos(math.radians(max_deg))
+        smooth = cv2.GaussianBlur(dist, (0, 0), max(px_mm, 1.0))
+        gy, gx = np.gradient(smooth)
+        norm = np.hypot(gx, gy) + 1e-6
+        drop |= band & (np.abs(nx * gx + ny * gy) >= cos_min * norm)
+    return drop
 
 
 def extract_lines(
@@ -162,10 +264,10 @@ def detect_lines(img: SkinImage) -> LineSet:
     b = int(np.ceil(2 * (fine + deep)[-1]))
     inner[b:-b, b:-b] = True
     # nor is the rim of the skin mask: the jaw and face outline are shading edges
-    keep_px = inner_mask(skin, EDGE_MM / img.scale_mm) & inner
-    return extract_lines(
-        v_fine.cpu().numpy(), v_deep.cpu().numpy(), keep_px.cpu().numpy(), img.scale_mm
-    )
+    keep_px = (inner_mask(skin, EDGE_MM / img.scale_mm) & inner).cpu().numpy()
+    # nor are the outlines of the nose and the jaw (shading valleys along the face mesh)
+    keep_px &= ~outline_mask(lum, img.regions, img.scale_mm)
+    return extract_lines(v_fine.cpu().numpy(), v_deep.cpu().numpy(), keep_px, img.scale_mm)
 
 
 @torch.no_grad()

@@ -92,6 +92,25 @@ def test_frangi_valley_line_not_edge():
     assert float(v[10:30, 92:110].max()) < 0.2  # beside the edge, away from the line
 
 
+def test_frangi_symmetry_gate_drops_a_dip_at_the_foot_of_a_step_not_a_line():
+    yy, xx = np.mgrid[0:80, 0:160].astype(np.float32)
+    img = np.full((80, 160), 60.0, np.float32)
+    img -= 4.0 * np.exp(-((xx - 40) ** 2) / (2 * 1.5**2))  # a vertical line (both flanks rise)
+    # a shading step (dark left, 30 L* brighter right) with a shallow dip at its foot: a
+    # valley whose right flank rises ~30 L*, its left one ~2 L* (a nose side wall, a jowl)
+    img += 30.0 / (1.0 + np.exp(-np.clip(xx - 116, -50, 50)))
+    img -= 3.0 * np.exp(-((xx - 112) ** 2) / (2 * 1.5**2))
+    t = torch.from_numpy(img)
+    plain, _ = frangi_valley(t, [2.0, 3.0], c=1.0)
+    gated, _ = frangi_valley(t, [2.0, 3.0], c=1.0, symmetry=0.5)
+    assert float(plain[40, 40]) > 0.5
+    assert float(gated[40, 40]) == pytest.approx(float(plain[40, 40]), rel=0.02)  # line kept
+    dip_plain = float(plain[20:60, 108:116].max())
+    dip_gated = float(gated[20:60, 108:116].max())
+    assert dip_plain > 0.3  # the plain filter answers at the dip
+    assert dip_gated < 0.5 * dip_plain
+
+
 def test_thinning_and_length_of_lines_at_angles():
     for angle in (0, 20, 45, 70):
         m = np.zeros((240, 240), np.uint8)
