@@ -87,11 +87,11 @@ def test_photo_within_the_working_size_is_unchanged() -> None:
     assert _pores(on) == _pores(off) and _pores(on)["pores.count"] > 0
 
 
-def test_detail_scale_is_the_source_up_to_the_limit() -> None:
+def test_detail_scale_is_the_source_up_to_the_floor() -> None:
     t = CameraDetail(0.1)
     fr = Frame(0, 0, 3000, 3000, 0.25, (3000, 3000))
     assert t.pore_scale(fr, 0.28) == pytest.approx(0.07)  # source 0.07 mm/px
-    assert t.pore_scale(fr, 0.12) == pytest.approx(0.05)  # source 0.03: capped at half
+    assert t.pore_scale(fr, 0.12) == pytest.approx(0.07)  # source 0.03: floor 0.07
     assert t.line_scale(fr, 0.28) == pytest.approx(0.1)  # fine lines: 0.1 mm/px
     assert t.line_scale(fr, 0.6) == pytest.approx(0.15)  # source 0.15: its own pixels
     assert t.pore_scale(fr, 0.09) is None  # working frame already fine enough
