@@ -34,6 +34,7 @@ its face-outline rule (the "before" rows of docs/methods/measures.md).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
@@ -203,6 +204,7 @@ def evaluate_face(
     per_face: int,
     seed: int,
     placed: dict[str, list[list[float]]] | None = None,
+    chroma_420: bool = True,
 ) -> tuple[list[Drawn], dict[str, int], dict[str, int]]:
     """Draw features of each kind into one face; return them, new false and clean counts.
 
@@ -245,6 +247,8 @@ def evaluate_face(
         spots = tuple(f for f in feats if isinstance(f, SoftSpot))
         lines = tuple(f for f in feats if isinstance(f, DrawnLine))
         mod = draw_on_photo(image, spacing, spots=spots, lines=lines)
+        if spots and chroma_420:
+            mod = _camera_chroma(mod, image)
         res = analyzer.analyze(mod, desc)
         found_map = _map(res, MAP_OF[kind]) if res.quality.usable else np.zeros_like(base)
         lab1 = _smoothed_lab(mod, 0.25 / spacing)
@@ -291,6 +295,30 @@ def evaluate_face(
     return drawn, false_new, clean_n
 
 
+def _camera_chroma(mod: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """*mod* with the camera's 4:2:0 chroma where it differs from *image* (the drawn spots).
+
+    The London photos are JPEG at quality 100 with 4:2:0 chroma (colour at half resolution,
+    no quantisation loss); a spot drawn into the decoded pixels has full-resolution colour,
+    which a real macule in the same photo never had. The copy is re-encoded the same way
+    (quality 100, 4:2:0) and only the 16 x 16 blocks that drawing changed are taken from it,
+    so the rest of the photo stays bit-identical.
+    """
+    buf = io.BytesIO()
+    Image.fromarray(mod).save(buf, format="JPEG", quality=100, subsampling=2)
+    enc = np.array(Image.open(buf).convert("RGB"))
+    changed = (mod != image).any(axis=2)
+    h, w = changed.shape
+    hb, wb = -(-h // 16), -(-w // 16)
+    pad = np.zeros((hb * 16, wb * 16), dtype=bool)
+    pad[:h, :w] = changed
+    blocks = pad.reshape(hb, 16, wb, 16).any(axis=(1, 3))
+    take = np.repeat(np.repeat(blocks, 16, axis=0), 16, axis=1)[:h, :w]
+    out = mod.copy()
+    out[take] = enc[take]
+    return out
+
+
 def _disk(r: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
@@ -312,6 +340,7 @@ def real_faces(
     per_face: int,
     kinds: tuple[str, ...],
     placements: Path | None = None,
+    chroma_420: bool = True,
 ) -> None:
     paths = sorted(
         p for p in (data / "neutral_front").glob("*_03.jpg") if not p.name.startswith(".")
@@ -327,7 +356,9 @@ def real_faces(
     t0 = time.perf_counter()
     for i, p in enumerate(paths):
         here = placed.setdefault(p.name, {}) if placements is not None else None
-        d, f, c = evaluate_face(analyzer, p, kinds, per_face, seed=i, placed=here)
+        d, f, c = evaluate_face(
+            analyzer, p, kinds, per_face, seed=i, placed=here, chroma_420=chroma_420
+        )
         drawn += d
         for k, v in f.items():
             false_new[k].append(v)
@@ -492,6 +523,11 @@ def main() -> None:
     ap.add_argument("--faces", type=int, default=12)
     ap.add_argument("--per-face", type=int, default=10)
     ap.add_argument("--kinds", default="brown,red,line")
+    ap.add_argument(
+        "--full-chroma",
+        action="store_true",
+        help="keep drawn spots' colour at full resolution (no 4:2:0 re-encoding)",
+    )
     ap.add_argument("--synthetic", action="store_true")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--spacing", type=float, default=0.1)
@@ -519,6 +555,7 @@ def main() -> None:
             args.per_face,
             tuple(args.kinds.split(",")),
             placements=args.placements,
+            chroma_420=not args.full_chroma,
         )
 
 

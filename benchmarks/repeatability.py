@@ -623,6 +623,31 @@ def print_real(rows: list[RealRow], by_region: bool) -> None:
         )
 
 
+def print_perturbations(values: dict[tuple[str, str, str], list[float]]) -> None:
+    """Per face-level key and perturbation: the median over the London faces of the change
+    from the photo itself (relative, %; ITA in degrees: a relative change of an angle near
+    0 deg means nothing)."""
+    keys = sorted({k for (s, r, k) in values if s.startswith("london-") and r == "face"})
+    print("\n| key (face) | " + " | ".join(PERTURBATIONS) + " | unit |")
+    print("|---|" + "---:|" * len(PERTURBATIONS) + "---|")
+    for key in keys:
+        cols: list[list[float]] = [[] for _ in PERTURBATIONS]
+        for (s, r, k), vs in values.items():
+            if not s.startswith("london-") or r != "face" or k != key or len(vs) != 5:
+                continue
+            for i, x in enumerate(vs[1:]):
+                d = x - vs[0]
+                if key == "pigmentation.ita_deg":
+                    cols[i].append(abs(d))
+                elif abs(vs[0]) > 1e-9:
+                    cols[i].append(100.0 * abs(d) / abs(vs[0]))
+        if not all(cols):
+            continue
+        cells = " | ".join(f"{float(np.median(c)):.1f}" for c in cols)
+        unit = "deg" if key == "pigmentation.ita_deg" else "%"
+        print(f"| {key} | {cells} | {unit} |")
+
+
 def merge(sim: list[Row], real: list[Row]) -> list[Row]:
     """Each (key, scope) row at least as wide as its real-face row: the wider MDC wins.
 
@@ -703,6 +728,7 @@ def main() -> int:
         rv, rf = real_values(a.real)
         print_real(real_rows(rv), a.by_region)
         print(f"\n{rf['analyses']} analyses in {rf['seconds']:.0f} s; unusable: {rf['unusable']}")
+        print_perturbations(rv)
         return 0
     if a.repeats < 3 or a.phantom_repeats < 3:
         p.error("--repeats and --phantom-repeats must be >= 3")

@@ -69,6 +69,8 @@ PEAK_MM = 4.0
 #: patch too large, elongated or ragged at one level (a macule merged with its pigmented
 #: surroundings) is cut again at the next (a component tree climbed only where needed).
 CUT_LEVELS = (0.5, 0.6)
+#: Largest elongation of a patch kept from a re-cut (above the first level).
+RECUT_MAX_ELONGATION = 2.0
 #: Smallest area / convex-hull area of a patch: macules are compact, JPEG-block and texture
 #: noise is ragged.
 MIN_SOLIDITY = 0.7
@@ -415,8 +417,11 @@ def patches(
     wrinkles), centroid at least *edge_mm* inside the skin mask (at the hairline, eyelids,
     nostrils and lips the background is one-sided), and -- the decision -- a mean colour
     at least *visible* CIEDE2000 from its shading-matched background
-    (:func:`patch_difference`) with that chromophore's excess the larger of the two and at
-    least :data:`SHADING_RATIO` times the grey (shading) excess.
+    (:func:`patch_difference`) and at least *ring_visible* from the skin ring around it
+    (:func:`ring_difference`), with that chromophore's excess the larger of the two and at
+    least :data:`SHADING_RATIO` times the grey (shading) excess. A candidate too large,
+    elongated or ragged at the half maximum is cut again at the next of
+    :data:`CUT_LEVELS` and judged again.
     """
     if kind not in ("pigment", "red"):
         raise ValueError(f"kind must be 'pigment' or 'red', got {kind!r}")
@@ -447,6 +452,10 @@ def patches(
         cr = np.clip(np.round(cents[:, 1]).astype(int), 0, labels.shape[0] - 1)
         cc = np.clip(np.round(cents[:, 0]).astype(int), 0, labels.shape[1] - 1)
         keep = (dia_mm >= diameter_mm[0]) & ~climb & inner[cr, cc]
+        if frac > CUT_LEVELS[0]:
+            # a piece cut out of a larger patch must be a compact macule: pieces of the
+            # shading along the nose or a fold stay elongated
+            keep &= elongation(labels, n) <= min(max_elongation, RECUT_MAX_ELONGATION)
         keep[0] = climb[0] = False
         for i in np.nonzero(keep)[0]:
             if _solidity(labels, stats[i], int(i)) < MIN_SOLIDITY:

@@ -12,10 +12,12 @@ Methods (see ``docs/methods/measures.md``)
 * **Brown spots**: macules a person sees (:mod:`analysis.measures.contrast`): candidates
   where the melanin excess over the local skin background (masked Gaussian, sigma 5 mm,
   recomputed without the candidates) reaches 3 MI units, grown to 1.5 and cut at half the
-  local peak (full width at half maximum); kept when the patch's mean colour is >= 2.0
-  CIEDE2000 from its shading-matched background, its melanin excess exceeds its haemoglobin
-  excess and half its grey (shading) excess, its equivalent diameter is 1-15 mm, its
-  elongation <= 4, its solidity >= 0.7, and its centre >= 1.5 mm inside the skin mask.
+  local peak (full width at half maximum; a patch too large, elongated or ragged there is
+  cut again at 0.6 of it); kept when the patch's mean colour is >= 2.0 CIEDE2000 from its
+  shading-matched background and >= 1.8 from the skin ring right around it, its melanin
+  excess exceeds its haemoglobin excess and half its grey (shading) excess, its equivalent
+  diameter is 1-15 mm, its elongation <= 4 (<= 2 for a piece of a re-cut), its solidity
+  >= 0.7, and its centre >= 1.5 mm inside the skin mask.
   A spot counts in the region holding its centre (regions with small holes filled: the skin
   colour model leaves a strong macule out of the skin mask).
 * **Melasma pattern score** (after mMASI, Pandya et al. 2011; homogeneity after MASI,

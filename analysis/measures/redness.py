@@ -10,8 +10,9 @@ Methods (see ``docs/methods/measures.md``)
   baseline (the median over ``face`` or ``skin``) by >= 6 EI units.
 * **Red lesions**: visible red macules/papules (:mod:`analysis.measures.contrast`), found as
   brown spots are but on the haemoglobin excess: mean colour >= 2.0 CIEDE2000 from the
-  shading-matched local background, haemoglobin excess larger than melanin's, equivalent
-  diameter 1.5-10 mm, elongation <= 3, solidity >= 0.7, centre >= 1.5 mm inside the skin.
+  shading-matched local background and >= 1.8 from the skin ring around it, haemoglobin
+  excess larger than melanin's, equivalent diameter 1.5-10 mm, elongation <= 3 (<= 2 for a
+  piece of a re-cut), solidity >= 0.7, centre >= 1.5 mm inside the skin.
   A lesion counts in the region holding its centre.
 """
 
