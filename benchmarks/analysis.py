@@ -122,7 +122,9 @@ def _peak_rss_mb() -> float:
     return float("nan")
 
 
-def profile_child(subject: str, mp: float, repeats: int, detail_mm: float) -> None:
+def profile_child(
+    subject: str, mp: float, repeats: int, detail_mm: float, pore_floor: float | None = None
+) -> None:
     """CPU seconds per Compose step with one thread everywhere (``cpu_workers=1``)."""
     import cv2
     import torch
@@ -130,7 +132,11 @@ def profile_child(subject: str, mp: float, repeats: int, detail_mm: float) -> No
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     sys.path.insert(0, str(ROOT))
+    import analysis.pipeline
     from analysis.pipeline import Analyzer
+
+    if pore_floor is not None:
+        analysis.pipeline.PORE_FLOOR = pore_floor
     from analysis.types import ImageDescription
 
     photo = make_photo(mp) if subject == "astronaut" else make_closeup_face(mp)[0]
@@ -162,12 +168,26 @@ def profile_child(subject: str, mp: float, repeats: int, detail_mm: float) -> No
             face = timed("face model", face_fn)([photo])[0]
         data = {"image": photo, "description": ImageDescription(), "face": face}
         with torch.inference_mode():
-            analyzer._assemble(comp(data))
+            result = analyzer._assemble(comp(data))
         total = time.process_time() - c0
         if best is None or total < best[0]:
             best = (total, dict(acc))
     assert best is not None
-    print(json.dumps({"subject": subject, "mp": mp, "total": best[0], "steps": best[1]}))
+    pores_face = next(
+        (m.value for m in result.measurements if m.key == "pores.count" and m.region == "face"),
+        None,
+    )
+    print(
+        json.dumps(
+            {
+                "subject": subject,
+                "mp": mp,
+                "total": best[0],
+                "steps": best[1],
+                "pores_face": pores_face,
+            }
+        )
+    )
 
 
 class _Call:
@@ -259,12 +279,20 @@ def child(
     )
 
 
-def profile(subjects: list[str], sizes: list[float], repeats: int, detail_mm: float) -> int:
+def profile(
+    subjects: list[str],
+    sizes: list[float],
+    repeats: int,
+    detail_mm: float,
+    pore_floor: float | None = None,
+) -> int:
     """Print the per-step CPU table of :func:`profile_child` for each subject and size."""
     prof = []
     for subject, mp in [(s, m) for s in subjects for m in sizes]:
         cmd = [sys.executable, __file__, "--profile", "--child", subject, str(mp), "cpu"]
         cmd += ["--repeats", str(repeats), "--detail-mm", str(detail_mm)]
+        if pore_floor is not None:
+            cmd += ["--pore-floor", str(pore_floor)]
         r = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if r.returncode != 0:
             print(r.stderr, file=sys.stderr)
@@ -277,6 +305,7 @@ def profile(subjects: list[str], sizes: list[float], repeats: int, detail_mm: fl
     for n in names:
         print(f"| {n} | " + " | ".join(f"{x['steps'].get(n, 0.0):.2f}" for x in prof) + " |")
     print("| **total** | " + " | ".join(f"**{x['total']:.2f}**" for x in prof) + " |")
+    print("| pores (face) | " + " | ".join(f"{x['pores_face']}" for x in prof) + " |")
     return 0
 
 
@@ -302,13 +331,19 @@ def main() -> int:
         action="store_true",
         help="CPU seconds per pipeline step, one thread everywhere (cpu_workers=1)",
     )
+    p.add_argument(
+        "--pore-floor",
+        type=float,
+        default=None,
+        help="with --profile: analysis.pipeline.PORE_FLOOR (pores at max(source, x * detail_mm))",
+    )
     p.add_argument("--child", nargs=3, metavar=("SUBJECT", "MP", "DEVICE"), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child and a.profile:
-        profile_child(a.child[0], float(a.child[1]), a.repeats, a.detail_mm)
+        profile_child(a.child[0], float(a.child[1]), a.repeats, a.detail_mm, a.pore_floor)
         return 0
     if a.profile:
-        return profile(a.subjects, a.sizes, a.repeats, a.detail_mm)
+        return profile(a.subjects, a.sizes, a.repeats, a.detail_mm, a.pore_floor)
     if a.child:
         child(
             a.child[0],
