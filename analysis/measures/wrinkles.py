@@ -68,6 +68,10 @@ EDGE_MM = 1.5  # line pixels at least this far inside the skin mask
 #: A valley's weaker flank must rise by >= this fraction of its stronger flank (at +-
 #: ``FLANK`` sigma along the normal) for the full response; less scales it down linearly.
 SYMMETRY = 0.25
+#: Valleys are measured on :func:`weber_lightness` (exposure-invariant contrast), scaled to L*
+#: at ``L_REF``.
+LOG_CONTRAST = True
+L_REF = 65.0
 FLANK = 2.0
 #: Anatomical outlines (``outline_mask``): bands around the nose (inside / outside its zone)
 #: and along the lower face outline below the mouth (inside), in mm; line pixels there whose
@@ -130,10 +134,22 @@ def line_response(
     the gate off).
     """
     sym = SYMMETRY if symmetry is None else symmetry
-    v, _ = frangi_valley(
-        lum.to(torch.float32), sigmas_px, FRANGI_BETA, FRANGI_C, symmetry=sym, flank=FLANK
-    )
+    x = lum.to(torch.float32)
+    if LOG_CONTRAST:
+        x = weber_lightness(x)
+    v, _ = frangi_valley(x, sigmas_px, FRANGI_BETA, FRANGI_C, symmetry=sym, flank=FLANK)
     return v
+
+
+def weber_lightness(lum: torch.Tensor) -> torch.Tensor:
+    """L* re-expressed so that a contrast is a ratio of luminances (Weber contrast).
+
+    ``W = (L_REF + 16) * ln((L* + 16) / 116)``: above L* = 8, ``ln Y = 3 ln((L* + 16) / 116)``,
+    so ``W`` is ``(L_REF + 16) / 3 * ln Y``: a change of exposure adds a constant and leaves
+    every valley's depth unchanged, and at L* = :data:`L_REF` one unit of ``W`` is one L*
+    (the detector's thresholds keep their meaning on typical skin).
+    """
+    return (L_REF + 16.0) * torch.log((lum.clamp(min=0.0) + 16.0) / 116.0)
 
 
 def _filled(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
