@@ -2,7 +2,10 @@
 
 Method (see ``docs/methods/measures.md``)
 -----------------------------------------
-Lines are dark valleys of L*. Frangi et al. (1998) vesselness for valleys
+Lines are dark valleys of lightness, measured on the Weber lightness
+``W = 81 ln((L* + 16) / 116)`` (:func:`weber_lightness`: a luminance ratio, so exposure
+does not move a threshold; one unit is one L* at L* = 65). Frangi et al. (1998) vesselness
+for valleys
 (``beta = 0.5``; structure constant ``c = 1 L*`` in absolute units, so the threshold is a
 contrast) is computed over six scales, sigma = 0.12, 0.2, 0.3 mm (fine) and 0.45, 0.7,
 1.0 mm (wrinkles), never below 0.7 px. For a line of Gaussian cross-section the response
