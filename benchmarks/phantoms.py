@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/phantoms.py [--faces 12] [--per-face 10] [--kinds brown,red,line]
+    python benchmarks/phantoms.py --outlines [--faces 12]
     python benchmarks/phantoms.py --kinds line [--placements P.json]
         [--ablate symmetry,outline]
     python benchmarks/phantoms.py --synthetic [--seeds 5] [--spacing 0.1]
@@ -27,6 +28,8 @@ for them). Prints one table per kind (sensitivity per contrast x size bin) and a
 
 ``--placements P.json`` places the lines once and reuses them: the file is written
 on the first run and read on later ones, so variants are compared on the same drawn lines.
+``--outlines`` counts the detected lines along the nose outline and the jaw line on the
+demo face and ``--faces`` London faces, without and with the wrinkle detector's rules.
 ``--ablate symmetry,outline`` switches off the wrinkle detector's both-flanks rule and/or
 its face-outline rule (the "before" rows of docs/methods/measures.md).
 """
@@ -513,6 +516,67 @@ def timing(device: str) -> None:
     )
 
 
+def outline_lines(data: Path, faces: int) -> None:
+    """Detected lines along the nose outline / in the jaw band, without and with the rules.
+
+    The demo face and the first *faces* London faces; a line is "on" an outline when >= half
+    its pixels lie in the band of :func:`analysis.measures.wrinkles.outline_mask` (whatever
+    its direction). "before": ``SYMMETRY = 0`` and no outline rule.
+    """
+    from analysis.measures.base import ConcernOutput, SkinImage
+    from dicom_node.demo import sample_photo_path
+
+    paths = [sample_photo_path()] + sorted(
+        p for p in (data / "neutral_front").glob("*_03.jpg") if not p.name.startswith(".")
+    )[:faces]
+    box: list[SkinImage] = []
+
+    def capture(img: SkinImage) -> ConcernOutput:
+        box.append(img)
+        return ConcernOutput(())
+
+    analyzer = Analyzer("cpu", measures=[capture], detail_mm=None)
+    rule, sym = wrinkles.outline_mask, wrinkles.SYMMETRY
+    totals = {"before": [0, 0, 0], "after": [0, 0, 0]}
+    for p in paths:
+        box.clear()
+        image = np.array(Image.open(p).convert("RGB"))
+        analyzer.analyze(image, ImageDescription(source=p.name, view=View.FRONTAL))
+        if not box or "nose" not in box[0].regions:
+            continue
+        img = box[0]
+        px = 1.0 / img.scale_mm
+        nose = wrinkles._filled(img.regions["nose"].cpu().numpy())
+        d_nose = wrinkles._signed_distance(nose)
+        nose_band = (d_nose <= wrinkles.OUTLINE_NOSE_IN_MM * px) & (
+            d_nose >= -wrinkles.OUTLINE_NOSE_OUT_MM * px
+        )
+        d_face = wrinkles._signed_distance(wrinkles._filled(img.regions["face"].cpu().numpy()))
+        jaw = (d_face >= -px) & (d_face <= wrinkles.OUTLINE_JAW_MM * px)
+        top = int(np.nonzero(nose.any(axis=1))[0].max()) + 1
+        if "perioral" in img.regions and bool(img.regions["perioral"].any()):
+            top = max(top, int(np.nonzero(img.regions["perioral"].cpu().numpy())[0].mean()))
+        jaw[:top] = False
+        for name in ("before", "after"):
+            wrinkles.outline_mask = _no_outline if name == "before" else rule
+            wrinkles.SYMMETRY = 0.0 if name == "before" else sym
+            labels = wrinkles.detect_lines(img).labels
+            for i in range(1, int(labels.max()) + 1):
+                m = labels == i
+                t = totals[name]
+                t[0] += 1
+                if nose_band[m].mean() >= 0.5:
+                    t[1] += 1
+                elif jaw[m].mean() >= 0.5:
+                    t[2] += 1
+    wrinkles.outline_mask, wrinkles.SYMMETRY = rule, sym
+    print(f"# demo face + {faces} London faces")
+    print("| | lines | on the nose outline | in the jaw band | elsewhere |")
+    print("|---|---:|---:|---:|---:|")
+    for name, (n, on_nose, on_jaw) in totals.items():
+        print(f"| {name} | {n} | {on_nose} | {on_jaw} | {n - on_nose - on_jaw} |")
+
+
 def _no_outline(lum: torch.Tensor, regions: object, scale_mm: float) -> np.ndarray:
     return np.zeros(tuple(lum.shape[-2:]), dtype=bool)
 
@@ -536,6 +600,9 @@ def main() -> None:
     ap.add_argument("--timing", action="store_true")
     ap.add_argument("--placements", type=Path, help="JSON of drawn lines: written, then reused")
     ap.add_argument("--ablate", default="", help="wrinkle rules to switch off: symmetry,outline")
+    ap.add_argument(
+        "--outlines", action="store_true", help="count lines along the nose/jaw outlines"
+    )
     args = ap.parse_args()
     ablate = {a for a in args.ablate.split(",") if a}
     if "symmetry" in ablate:
@@ -544,7 +611,9 @@ def main() -> None:
         wrinkles.outline_mask = _no_outline
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
-    if args.timing:
+    if args.outlines:
+        outline_lines(args.data, args.faces)
+    elif args.timing:
         timing(args.device)
     elif args.synthetic:
         synthetic(args.seeds, args.spacing, args.device)
