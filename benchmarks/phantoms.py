@@ -5,7 +5,7 @@ Usage::
     python benchmarks/phantoms.py [--faces 12] [--per-face 10] [--kinds brown,red,line]
     python benchmarks/phantoms.py --outlines [--faces 12]
     python benchmarks/phantoms.py --kinds line [--placements P.json]
-        [--ablate symmetry,outline]
+        [--ablate symmetry,outline,weber]
     python benchmarks/phantoms.py --synthetic [--seeds 5] [--spacing 0.1]
     python benchmarks/phantoms.py --timing [--threads 2]
 
@@ -30,8 +30,9 @@ for them). Prints one table per kind (sensitivity per contrast x size bin) and a
 on the first run and read on later ones, so variants are compared on the same drawn lines.
 ``--outlines`` counts the detected lines along the nose outline and the jaw line on the
 demo face and ``--faces`` London faces, without and with the wrinkle detector's rules.
-``--ablate symmetry,outline`` switches off the wrinkle detector's both-flanks rule and/or
-its face-outline rule (the "before" rows of docs/methods/measures.md).
+``--ablate symmetry,outline,weber`` switches off the wrinkle detector's both-flanks rule,
+its face-outline rule and/or its Weber lightness (L* instead): the "before" rows of
+docs/methods/measures.md.
 """
 
 from __future__ import annotations
@@ -599,7 +600,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--timing", action="store_true")
     ap.add_argument("--placements", type=Path, help="JSON of drawn lines: written, then reused")
-    ap.add_argument("--ablate", default="", help="wrinkle rules to switch off: symmetry,outline")
+    ap.add_argument("--ablate", default="", help="wrinkle rules off: symmetry,outline,weber")
     ap.add_argument(
         "--outlines", action="store_true", help="count lines along the nose/jaw outlines"
     )
@@ -607,6 +608,8 @@ def main() -> None:
     ablate = {a for a in args.ablate.split(",") if a}
     if "symmetry" in ablate:
         wrinkles.SYMMETRY = 0.0
+    if "weber" in ablate:
+        wrinkles.LOG_CONTRAST = False
     if "outline" in ablate:
         wrinkles.outline_mask = _no_outline
     torch.set_num_threads(args.threads)
