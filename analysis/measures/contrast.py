@@ -41,6 +41,7 @@ __all__ = [
     "LocalContrast",
     "ciede2000",
     "contrast_of",
+    "dark_macules",
     "elongation",
     "fill_small_holes",
     "filled_regions",
@@ -76,6 +77,36 @@ RECUT_MAX_ELONGATION = 2.0
 MIN_SOLIDITY = 0.7
 #: A patch's chromophore excess must be at least this times its grey (shading) excess.
 SHADING_RATIO = 0.5
+#: A *dark macule* (a dense naevus, a seborrhoeic keratosis, a lentigo whose melanin
+#: darkens every channel) is judged on its colour as seen, without the shading match, when
+#: it is compact and round: elongation and solidity limits, largest diameter (mm). A shadow
+#: (the side of the nose, a fold, the curvature of the face) is elongated or larger.
+DARK_MAX_ELONGATION = 1.6
+DARK_MIN_SOLIDITY = 0.85
+DARK_MAX_MM = 10.0
+#: Dark-macule candidates: grey optical-density excess (x 100) that seeds and grows one. An
+#: L* drop of ~2.5 on skin (L* ~ 65) is a luminance drop of ~11 %, ~5 OD x 100.
+DARK_STRONG = 5.0
+DARK_WEAK = 2.5
+#: Fractions of the local peak at which dark candidates are cut, climbed while a patch is
+#: too large or elongated (touching macules).
+DARK_CUT_LEVELS = (0.5, 0.6, 0.7, 0.8)
+#: Radius (mm) of the neighbourhood whose peak sets a dark candidate's half maximum: smaller
+#: than :data:`PEAK_MM`, so a small naevus next to a darker one keeps its own half maximum
+#: (a soft macule's edge still sees its own plateau within this radius).
+DARK_PEAK_MM = 1.5
+#: Without the chromatic evidence a dark macule must be clearly darker than the skin right
+#: around it: at least this CIEDE2000 from its ring, and at least this fraction of its
+#: difference from the background. A macule sits on skin like its surroundings, so both
+#: differences are alike; a shading pocket (nostril rim, inner canthus, mouth corner) is the
+#: darkest part of a darker area, so its ring is dark already.
+DARK_RING_DE00 = 4.0
+DARK_RING_FRACTION = 0.5
+#: Smallest equivalent diameter of a dark macule in PIXELS: a dark dot only a few pixels
+#: across is a sub-resolution feature (a beard-stubble follicle, a pore's shadow) blurred to
+#: the size of the optics and the smoothing, whose size and colour cannot be measured. On a
+#: 0.3 mm/px face photo a dark macule must be >= 1.8 mm; on a close-up the mm limit rules.
+DARK_MIN_PX = 6.0
 #: Smoothing of the pixel colour (mm) and of the background (mm).
 SMOOTH_MM = 0.25
 BACKGROUND_MM = 5.0
@@ -151,6 +182,9 @@ class LocalContrast:
     melanin, haemoglobin
         (H, W) excess over the background of the unmixed chromophores (x 100: MI / EI
         units); 0 outside the skin. They propose candidates; the decision is perceptual.
+    darkening
+        (H, W) excess of the grey (shading) term over the background's, x 100 optical
+        density; 0 outside the skin. It proposes dark macules (:func:`dark_macules`).
     skin
         (H, W) bool: the skin mask with its small holes filled (:func:`fill_small_holes`).
     """
@@ -160,6 +194,7 @@ class LocalContrast:
     melanin: torch.Tensor
     haemoglobin: torch.Tensor
     skin: torch.Tensor
+    darkening: torch.Tensor
 
 
 def local_contrast(
@@ -196,15 +231,15 @@ def local_contrast(
     smooth = torch.pow(10.0, -od)
     b_sig = background_mm * px
     bg = masked_blur(smooth, skin, b_sig)
-    _, m1, h1 = unmix_chromophores(smooth)
-    _, m0, h0 = unmix_chromophores(bg)
+    s1, m1, h1 = unmix_chromophores(smooth)
+    s0, m0, h0 = unmix_chromophores(bg)
     excess = 100.0 * torch.maximum(m1 - m0, h1 - h0)
     # second pass: the background without the first-pass candidates (dilated ~1 mm)
     first = (excess >= CANDIDATE_WEAK) & skin
     clean = skin & ~(gaussian_blur(first.float(), 1.0 * px) > 0.05)
     if int(clean.sum().item()) > 0.2 * max(1, int(skin.sum().item())):
         bg = masked_blur(smooth, clean, b_sig)
-        _, m0, h0 = unmix_chromophores(bg)
+        s0, m0, h0 = unmix_chromophores(bg)
     zero = torch.zeros_like(m1)
     return LocalContrast(
         smooth=smooth,
@@ -212,6 +247,7 @@ def local_contrast(
         melanin=torch.where(skin, 100.0 * (m1 - m0), zero),
         haemoglobin=torch.where(skin, 100.0 * (h1 - h0), zero),
         skin=skin,
+        darkening=torch.where(skin, 100.0 * (s1 - s0), zero),
     )
 
 
@@ -270,7 +306,7 @@ def contrast_of(img: SkinImage) -> LocalContrast:
 
 
 def patch_difference(
-    lc: LocalContrast, labels: npt.NDArray[np.int32], n: int
+    lc: LocalContrast, labels: npt.NDArray[np.int32], n: int, *, match_shading: bool = True
 ) -> tuple[
     npt.NDArray[np.float64],
     npt.NDArray[np.float64],
@@ -285,6 +321,7 @@ def patch_difference(
     patch's own shading (the grey term of the unmixing: a grey optical density scales the
     three linear channels alike), so light falling off over the face's curvature, folds and
     the side of the nose do not count: only a change of the skin's own colour does.
+    With *match_shading* False the background is taken as it is (a darkening counts too).
     """
     lab = labels.ravel()
     cnt = np.bincount(lab, minlength=n + 1).astype(np.float64).clip(min=1)
@@ -297,7 +334,7 @@ def patch_difference(
     bg = torch.from_numpy(means(lc.background)).clamp(min=1e-4)[:, :, None]
     s1, m1, h1 = unmix_chromophores(fg)
     s0, m0, h0 = unmix_chromophores(bg)
-    shaded = bg * torch.pow(10.0, -(s1 - s0)).unsqueeze(0)
+    shaded = bg * torch.pow(10.0, -(s1 - s0)).unsqueeze(0) if match_shading else bg
     de = ciede2000(linear_rgb_to_lab(fg.clamp(0.0, 1.0)), linear_rgb_to_lab(shaded.clamp(0.0, 1.0)))
     return (
         de[:, 0].numpy().astype(np.float64),
@@ -313,6 +350,8 @@ def ring_difference(
     n: int,
     taken: BoolArray,
     scale_mm: float,
+    *,
+    match_shading: bool = True,
 ) -> npt.NDArray[np.float64]:
     """Per labelled patch: CIEDE2000 of its mean colour against the mean colour of the skin
     in a ring around it (index 0 unused).
@@ -320,7 +359,8 @@ def ring_difference(
     The ring of a patch of equivalent radius ``R`` lies between ``RING_GAP * R + 1 px`` and
     that plus ``max(R, RING_MM)`` from the patch (outside its soft edge), over skin pixels
     that are in no patch (*taken*) and nearer to this patch than to any other. The ring's
-    mean is brought to the patch's shading, as in :func:`patch_difference`.
+    mean is brought to the patch's shading, as in :func:`patch_difference` (unless
+    *match_shading* is False).
     """
     free = (~labels.astype(bool)).astype(np.uint8)
     dist, near = cv2.distanceTransformWithLabels(
@@ -353,7 +393,7 @@ def ring_difference(
     fg, bg = means(lab_p, cnt_p), means(lab_r, cnt_r)
     s1, _, _ = unmix_chromophores(fg)
     s0, _, _ = unmix_chromophores(bg)
-    shaded = bg * torch.pow(10.0, -(s1 - s0)).unsqueeze(0)
+    shaded = bg * torch.pow(10.0, -(s1 - s0)).unsqueeze(0) if match_shading else bg
     de = ciede2000(linear_rgb_to_lab(fg.clamp(0.0, 1.0)), linear_rgb_to_lab(shaded.clamp(0.0, 1.0)))
     out = de[:, 0].numpy().astype(np.float64)
     # no ring (a patch filling its surroundings): not judged here
@@ -473,6 +513,84 @@ def patches(
             keep &= mine >= SHADING_RATIO * shade
             keep[0] = False
             out |= keep[labels]
+        todo = climb[labels]
+        if not todo.any():
+            break
+    return out
+
+
+def dark_macules(
+    lc: LocalContrast,
+    scale_mm: float,
+    *,
+    diameter_mm: tuple[float, float],
+    edge_mm: float,
+    visible: float = VISIBLE_DE00,
+    ring_visible: float = RING_DE00,
+    exclude: BoolArray | None = None,
+) -> BoolArray:
+    """Dark macules: compact, round patches darker than the skin all around them, whose
+    darkening is mostly grey (an (H, W) bool mask).
+
+    :func:`patches` judges a patch against its *shading-matched* background, which removes
+    whatever darkens the three channels alike: right for a shadow, but a dense naevus, a
+    seborrhoeic keratosis or a lentigo whose melanin saturates also darkens every channel and
+    is a spot a person sees. Candidates grow from the grey excess (:data:`DARK_STRONG` down
+    to :data:`DARK_WEAK`), are cut at half their local peak (within :data:`DARK_PEAK_MM`),
+    and cut again higher (:data:`DARK_CUT_LEVELS`) while too large or elongated; they
+    are kept when their grey excess is at least their melanin and haemoglobin excess
+    (the chromatic ones are the other paths'), their equivalent diameter is within
+    ``(max(diameter_mm[0], DARK_MIN_PX pixels), min(diameter_mm[1], DARK_MAX_MM))``, they
+    are round and solid
+    (:data:`DARK_MAX_ELONGATION`, :data:`DARK_MIN_SOLIDITY`), their centre is *edge_mm*
+    inside the skin, and their colour *as seen* (no shading match) is at least *visible*
+    CIEDE2000 from the background and, from the skin ring around them, at least
+    :data:`DARK_RING_DE00` (and *ring_visible*) and :data:`DARK_RING_FRACTION` of that. A
+    shadow on a face (a fold, the side of the nose, the curvature) is elongated or wide,
+    never a small round disc darker than the skin on every side. *exclude*: pixels already
+    taken (patches found by :func:`patches`).
+    """
+    ex_t = lc.darkening
+    ex = ex_t.cpu().numpy()
+    cand = hysteresis(ex >= DARK_WEAK, ex >= DARK_STRONG)
+    if exclude is not None:
+        cand &= ~exclude
+    out = np.zeros(ex.shape, dtype=bool)
+    if not cand.any():
+        return out
+    r = max(1, int(round(DARK_PEAK_MM / scale_mm)))
+    peak = max_filter(ex_t.to(torch.float32), 2 * r + 1).cpu().numpy()
+    inner = inner_mask(lc.skin.to(torch.bool), edge_mm / scale_mm).cpu().numpy()
+    todo = cand
+    for frac in DARK_CUT_LEVELS:
+        core = todo & (ex >= frac * peak)
+        labels, stats, cents = components(core)
+        n = int(labels.max())
+        if n == 0:
+            break
+        area = stats[:, 4].astype(np.float64)
+        dia_mm = 2.0 * np.sqrt(area / math.pi) * scale_mm
+        # two touching macules make one elongated patch: cut it again higher up
+        climb = (dia_mm > min(diameter_mm[1], DARK_MAX_MM)) | (
+            elongation(labels, n) > DARK_MAX_ELONGATION
+        )
+        cr = np.clip(np.round(cents[:, 1]).astype(int), 0, labels.shape[0] - 1)
+        cc = np.clip(np.round(cents[:, 0]).astype(int), 0, labels.shape[1] - 1)
+        sel = (dia_mm >= max(diameter_mm[0], DARK_MIN_PX * scale_mm)) & ~climb & inner[cr, cc]
+        sel[0] = climb[0] = False
+        for i in np.nonzero(sel)[0]:
+            if _solidity(labels, stats[i], int(i)) < DARK_MIN_SOLIDITY:
+                sel[i] = False
+        if sel.any():
+            only = np.where(sel[labels], labels, 0).astype(np.int32)
+            de, mel, hb, shade = patch_difference(lc, only, n, match_shading=False)
+            sel &= (shade > 0) & (shade >= mel) & (shade >= hb) & (de >= visible)
+        if sel.any():
+            taken = core if exclude is None else core | exclude
+            ring = ring_difference(lc, labels, n, taken, scale_mm, match_shading=False)
+            sel &= (ring >= max(ring_visible, DARK_RING_DE00)) & (ring >= DARK_RING_FRACTION * de)
+            sel[0] = False
+            out |= sel[labels]
         todo = climb[labels]
         if not todo.any():
             break

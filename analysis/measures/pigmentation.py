@@ -40,7 +40,13 @@ import torch
 from analysis.measures.base import ConcernOutput, SkinImage
 from analysis.measures.binary import components
 from analysis.measures.chromophores import unmix_chromophores
-from analysis.measures.contrast import LocalContrast, contrast_of, filled_regions, patches
+from analysis.measures.contrast import (
+    LocalContrast,
+    contrast_of,
+    dark_macules,
+    filled_regions,
+    patches,
+)
 from analysis.measures.filters import masked_blur
 from analysis.measures.regions import measurement, region_fraction, region_items
 from analysis.types import FeatureMap, MapKind, Measurement
@@ -87,7 +93,7 @@ def spot_mask(img: SkinImage) -> np.ndarray:
 
 def spots_from_contrast(lc: LocalContrast, img: SkinImage) -> np.ndarray:
     """Brown spots from a precomputed :class:`LocalContrast` (see :func:`spot_mask`)."""
-    return patches(
+    brown = patches(
         lc,
         "pigment",
         img.scale_mm,
@@ -95,6 +101,11 @@ def spots_from_contrast(lc: LocalContrast, img: SkinImage) -> np.ndarray:
         max_elongation=SPOT_MAX_ELONGATION,
         edge_mm=SPOT_EDGE_MM,
     )
+    # dark (mostly achromatic) compact macules: a dense naevus, a dark lentigo
+    dark = dark_macules(
+        lc, img.scale_mm, diameter_mm=SPOT_DIAMETER_MM, edge_mm=SPOT_EDGE_MM, exclude=brown
+    )
+    return np.asarray(brown | dark)
 
 
 def _melasma_zone(excess: torch.Tensor, mask: torch.Tensor) -> float:
