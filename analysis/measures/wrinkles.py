@@ -134,13 +134,17 @@ def line_response(
 
     Frangi vesselness with the step-edge term and the flank-symmetry gate of
     :func:`analysis.measures.filters.frangi_valley` (default :data:`SYMMETRY`; ``0`` switches
-    the gate off).
+    the gate off). Responses under ``WEAK / 2`` are returned as 0 (no line).
     """
     sym = SYMMETRY if symmetry is None else symmetry
     x = lum.to(torch.float32)
     if LOG_CONTRAST:
         x = weber_lightness(x)
-    v, _ = frangi_valley(x, sigmas_px, FRANGI_BETA, FRANGI_C, symmetry=sym, flank=FLANK)
+    # responses under half the weak threshold are no line: the flank gate (the costly part)
+    # is evaluated only above it (exactly the same lines: every threshold is >= WEAK)
+    v, _ = frangi_valley(
+        x, sigmas_px, FRANGI_BETA, FRANGI_C, symmetry=sym, flank=FLANK, floor=0.5 * WEAK
+    )
     return v
 
 

@@ -148,3 +148,21 @@ def test_inner_mask_keeps_pixels_far_from_the_outside_but_not_from_the_border():
     assert np.array_equal(inner.numpy(), expected)
     assert bool(inner_mask(torch.ones(8, 8, dtype=torch.bool), 3.0).all())  # border is not outside
     assert torch.equal(inner_mask(mask, 0.0), mask)
+
+
+def test_frangi_floor_gives_the_same_gated_response_above_the_floor() -> None:
+    # the sparse flank gate (floor > 0) samples the same points as the dense one: equal
+    # wherever the ungated response reaches the floor, 0 below it
+    rng = np.random.default_rng(3)
+    x = torch.from_numpy(
+        cv2.GaussianBlur(rng.normal(60, 6, (96, 128)).astype(np.float32), (0, 0), 1.5)
+    )
+    x[40:44, 10:120] -= 8.0  # a line
+    x[60:, 64:] += 10.0  # a step
+    dense, _ = frangi_valley(x, [1.0, 2.0], symmetry=0.25, flank=2.0)
+    sparse, _ = frangi_valley(x, [1.0, 2.0], symmetry=0.25, flank=2.0, floor=0.1)
+    ungated, _ = frangi_valley(x, [1.0, 2.0], floor=0.1)
+    above = ungated >= 0.1
+    assert bool(above.any()) and float(dense[42, 20:100].min()) > 0.1
+    torch.testing.assert_close(sparse[dense >= 0.1], dense[dense >= 0.1])
+    assert float(sparse[~above].abs().max()) == 0.0
