@@ -257,11 +257,20 @@ def filled_regions(img: SkinImage) -> dict[str, BoolArray]:
     A region mask is intersected with the skin mask, which leaves strong macules out
     (:func:`fill_small_holes`); a macule counts in the region that holds its centre.
     """
-    area = math.pi * (HOLE_MM / img.scale_mm / 2) ** 2
-    return {
-        name: fill_small_holes(m.to(torch.bool), area).cpu().numpy()
-        for name, m in img.regions.items()
-    }
+    with _FILLED_LOCK:  # computed once per image (spots and red lesions both count in it)
+        got = _FILLED.get(img)
+        if got is None:
+            area = math.pi * (HOLE_MM / img.scale_mm / 2) ** 2
+            got = {
+                name: fill_small_holes(m.to(torch.bool), area).cpu().numpy()
+                for name, m in img.regions.items()
+            }
+            _FILLED[img] = got
+        return got
+
+
+_FILLED: weakref.WeakKeyDictionary[SkinImage, dict[str, BoolArray]] = weakref.WeakKeyDictionary()
+_FILLED_LOCK = threading.Lock()
 
 
 def fill_small_holes(skin: torch.Tensor, max_area_px: float) -> torch.Tensor:
@@ -323,11 +332,13 @@ def patch_difference(
     the side of the nose do not count: only a change of the skin's own colour does.
     With *match_shading* False the background is taken as it is (a darkening counts too).
     """
-    lab = labels.ravel()
+    flat = labels.ravel()
+    idx = np.flatnonzero(flat)  # only the labelled pixels (a few per cent of a face)
+    lab = flat[idx]
     cnt = np.bincount(lab, minlength=n + 1).astype(np.float64).clip(min=1)
 
     def means(x: torch.Tensor) -> npt.NDArray[np.float64]:
-        arr = x.detach().cpu().numpy().reshape(x.shape[0], -1).astype(np.float64)
+        arr = x.detach().cpu().numpy().reshape(x.shape[0], -1)[:, idx].astype(np.float64)
         return np.stack([np.bincount(lab, a, n + 1) / cnt for a in arr]).astype(np.float32)
 
     fg = torch.from_numpy(means(lc.smooth)).clamp(min=1e-4)[:, :, None]
@@ -380,17 +391,17 @@ def ring_difference(
     skin = lc.skin.detach().cpu().numpy().astype(bool)
     ring = skin & ~taken & (owner > 0) & (d_own > gap[owner]) & (d_own <= (gap + width)[owner])
     ring_labels = np.where(ring, owner, 0).astype(np.int32)
-    lab_p = labels.ravel()
-    lab_r = ring_labels.ravel()
-    cnt_p = np.bincount(lab_p, minlength=n + 1).astype(np.float64).clip(min=1)
-    cnt_r = np.bincount(lab_r, minlength=n + 1).astype(np.float64)
+    smooth = lc.smooth.detach().cpu().numpy().reshape(3, -1)
 
-    def means(lab: npt.NDArray[np.int32], cnt: npt.NDArray[np.float64]) -> torch.Tensor:
-        arr = lc.smooth.detach().cpu().numpy().reshape(3, -1).astype(np.float64)
+    def means(flat: npt.NDArray[np.int32]) -> tuple[torch.Tensor, npt.NDArray[np.float64]]:
+        idx = np.flatnonzero(flat)  # only the labelled pixels
+        lab = flat[idx]
+        cnt = np.bincount(lab, minlength=n + 1).astype(np.float64)
+        arr = smooth[:, idx].astype(np.float64)
         m = np.stack([np.bincount(lab, a, n + 1) / cnt.clip(min=1) for a in arr])
-        return torch.from_numpy(m.astype(np.float32)).clamp(min=1e-4)[:, :, None]
+        return torch.from_numpy(m.astype(np.float32)).clamp(min=1e-4)[:, :, None], cnt
 
-    fg, bg = means(lab_p, cnt_p), means(lab_r, cnt_r)
+    (fg, _), (bg, cnt_r) = means(labels.ravel()), means(ring_labels.ravel())
     s1, _, _ = unmix_chromophores(fg)
     s0, _, _ = unmix_chromophores(bg)
     shaded = bg * torch.pow(10.0, -(s1 - s0)).unsqueeze(0) if match_shading else bg
