@@ -107,6 +107,9 @@ DARK_RING_FRACTION = 0.5
 #: the size of the optics and the smoothing, whose size and colour cannot be measured. On a
 #: 0.3 mm/px face photo a dark macule must be >= 1.8 mm; on a close-up the mm limit rules.
 DARK_MIN_PX = 6.0
+#: Every pixel of a dark macule at least this far (mm) from skin that the skin mask left out
+#: (other than candidates): nostrils, eye corners, lip commissures are holes or rims of it.
+DARK_CLEAR_MM = 1.5
 #: Smoothing of the pixel colour (mm) and of the background (mm).
 SMOOTH_MM = 0.25
 BACKGROUND_MM = 5.0
@@ -185,6 +188,9 @@ class LocalContrast:
     darkening
         (H, W) excess of the grey (shading) term over the background's, x 100 optical
         density; 0 outside the skin. It proposes dark macules (:func:`dark_macules`).
+    skin_given
+        (H, W) bool: the skin mask as given, before its small holes were filled (the
+        nostrils, the landmark exclusions and strong macules are holes in it).
     skin
         (H, W) bool: the skin mask with its small holes filled (:func:`fill_small_holes`).
     """
@@ -195,6 +201,7 @@ class LocalContrast:
     haemoglobin: torch.Tensor
     skin: torch.Tensor
     darkening: torch.Tensor
+    skin_given: torch.Tensor
 
 
 def local_contrast(
@@ -218,7 +225,8 @@ def local_contrast(
         mm per pixel (sizes the smoothing and the background window).
     """
     px = 1.0 / scale_mm
-    skin = fill_small_holes(skin.to(torch.bool), math.pi * (HOLE_MM * px / 2) ** 2)
+    given = skin.to(torch.bool)
+    skin = fill_small_holes(given, math.pi * (HOLE_MM * px / 2) ** 2)
     rgb = rgb_linear.to(torch.float32).clamp(min=1e-4)
     smooth = masked_blur(rgb, skin, max(smooth_mm * px, 0.5))
     # colour at a coarser scale than lightness, as the eye sees it (S-CIELAB, Zhang & Wandell
@@ -248,6 +256,7 @@ def local_contrast(
         haemoglobin=torch.where(skin, 100.0 * (h1 - h0), zero),
         skin=skin,
         darkening=torch.where(skin, 100.0 * (s1 - s0), zero),
+        skin_given=given,
     )
 
 
@@ -552,9 +561,10 @@ def dark_macules(
     are kept when their grey excess is at least their melanin and haemoglobin excess
     (the chromatic ones are the other paths'), their equivalent diameter is within
     ``(max(diameter_mm[0], DARK_MIN_PX pixels), min(diameter_mm[1], DARK_MAX_MM))``, they
-    are round and solid
-    (:data:`DARK_MAX_ELONGATION`, :data:`DARK_MIN_SOLIDITY`), their centre is *edge_mm*
-    inside the skin, and their colour *as seen* (no shading match) is at least *visible*
+    are round and solid (:data:`DARK_MAX_ELONGATION`, :data:`DARK_MIN_SOLIDITY`), their
+    centre is *edge_mm* inside the skin, they stand clear of what the given skin mask left
+    out (:func:`_clear`: a nostril, an eye corner; a naevus the skin model left out is its
+    own hole), and their colour *as seen* (no shading match) is at least *visible*
     CIEDE2000 from the background and, from the skin ring around them, at least
     :data:`DARK_RING_DE00` (and *ring_visible*) and :data:`DARK_RING_FRACTION` of that. A
     shadow on a face (a fold, the side of the nose, the curvature) is elongated or wide,
@@ -569,6 +579,7 @@ def dark_macules(
     out = np.zeros(ex.shape, dtype=bool)
     if not cand.any():
         return out
+    holes, hole_stats, _ = components(~lc.skin_given.cpu().numpy().astype(bool))
     r = max(1, int(round(DARK_PEAK_MM / scale_mm)))
     peak = max_filter(ex_t.to(torch.float32), 2 * r + 1).cpu().numpy()
     inner = inner_mask(lc.skin.to(torch.bool), edge_mm / scale_mm).cpu().numpy()
@@ -590,7 +601,9 @@ def dark_macules(
         sel = (dia_mm >= max(diameter_mm[0], DARK_MIN_PX * scale_mm)) & ~climb & inner[cr, cc]
         sel[0] = climb[0] = False
         for i in np.nonzero(sel)[0]:
-            if _solidity(labels, stats[i], int(i)) < DARK_MIN_SOLIDITY:
+            if _solidity(labels, stats[i], int(i)) < DARK_MIN_SOLIDITY or not _clear(
+                labels, stats[i], int(i), holes, hole_stats, scale_mm
+            ):
                 sel[i] = False
         if sel.any():
             only = np.where(sel[labels], labels, 0).astype(np.int32)
@@ -606,3 +619,28 @@ def dark_macules(
         if not todo.any():
             break
     return out
+
+
+def _clear(
+    labels: npt.NDArray[np.int32],
+    stat: npt.NDArray[np.int32],
+    i: int,
+    holes: npt.NDArray[np.int32],
+    hole_stats: npt.NDArray[np.int32],
+    scale_mm: float,
+) -> bool:
+    """Whether patch *i* stands clear of what the given skin mask left out: every hole of
+    the mask within :data:`DARK_CLEAR_MM` of it lies wholly within that distance (the
+    macule's own hole, when the skin model left a strong naevus out). A dark core in a
+    nostril, at an eye corner or a lip commissure has the rest of that larger hole beside it.
+    """
+    pad = int(math.ceil(DARK_CLEAR_MM / scale_mm)) + 1
+    x, y, w, h = (int(v) for v in stat[:4])
+    y0, x0 = max(0, y - pad), max(0, x - pad)
+    y1, x1 = min(labels.shape[0], y + h + pad), min(labels.shape[1], x + w + pad)
+    own = (labels[y0:y1, x0:x1] == i).astype(np.uint8)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pad - 1, 2 * pad - 1))
+    near = cv2.dilate(own, k).astype(bool)
+    sub = holes[y0:y1, x0:x1]
+    ids, inside = np.unique(sub[near & (sub > 0)], return_counts=True)
+    return bool(np.all(inside == hole_stats[ids, 4]))
