@@ -503,21 +503,6 @@ DETAIL_MM = 0.1
 #: detector's smallest scale (0.7 px) resolves pores of 0.14 mm and up (0.05 mm/px, the floor
 #: before, resolved 0.10 mm but cost twice the pixels on a 24 MP close-up).
 PORE_FLOOR = 0.7
-#: The source pixels are used for a family only when they are at least this much finer
-#: than the working frame's (detail scale <= DETAIL_MIN_GAIN x working scale): a 2 MP
-#: close-up whose face is a little wider than the working frame (0.15 vs 0.17 mm/px) gains
-#: nothing measurable from tiling it again, for ~2 s of CPU.
-DETAIL_MIN_GAIN = 0.8
-
-
-def _worth(scale: float, scale_work: float, resolves_at: float) -> float | None:
-    """*scale*, or None when it is not finer than :data:`DETAIL_MIN_GAIN` x *scale_work*
-    and the working frame resolves the family (*resolves_at*: its coarsest scale) itself."""
-    if scale <= DETAIL_MIN_GAIN * scale_work:
-        return scale
-    if scale_work > resolves_at >= scale:  # only the source pixels resolve it
-        return scale
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -732,15 +717,13 @@ class CameraDetail(Transform):
         """mm per pore-detail pixel, or None when the working frame is used as it is."""
         if frame.scale >= 1.0 or scale_work <= self.detail_mm:
             return None
-        scale = max(scale_work * frame.scale, PORE_FLOOR * self.detail_mm)
-        return _worth(scale, scale_work, pores.MAX_SCALE_MM)
+        return max(scale_work * frame.scale, PORE_FLOOR * self.detail_mm)
 
     def line_scale(self, frame: Frame, scale_work: float) -> float | None:
         """mm per fine-line detail pixel, or None when the working frame is used."""
         if frame.scale >= 1.0 or scale_work <= self.detail_mm:
             return None
-        scale = max(scale_work * frame.scale, self.detail_mm)
-        return _worth(scale, scale_work, wrinkles.FINE_MAX_SCALE_MM)
+        return max(scale_work * frame.scale, self.detail_mm)
 
     def plan(self, frame: Frame, scale_work: float) -> DetailPlan:
         """Which families go to the source pixels, at which scale."""

@@ -183,19 +183,3 @@ def test_shared_threads_give_the_same_result(lined: Phantom) -> None:
         (m.key, m.region, m.value) for m in two.measurements
     ]
     assert _lines(two)["wrinkles.fine_lines.count"] == 4
-
-
-def test_the_source_pixels_are_used_only_where_they_add_detail() -> None:
-    # a 2 MP close-up whose face is a little wider than the working frame: tiling the
-    # source again (0.15 vs 0.17 mm/px) adds nothing measurable; a 12 MP one does; and when
-    # only the source resolves pores (working 0.19 > 0.179 mm/px), it is used even if close
-    from analysis.pipeline import CameraDetail, Frame
-
-    cd = CameraDetail(detail_mm=0.1)
-    near = Frame(0, 0, 1000, 1000, 0.15 / 0.17, (1000, 1000))
-    assert cd.plan(near, 0.17).scales() == {}
-    fine = Frame(0, 0, 3000, 3000, 0.061 / 0.17, (3000, 3000))
-    assert cd.plan(fine, 0.17).scales() == pytest.approx({"pores": 0.07, "wrinkles.fine_lines": 0.1})
-    assert cd.pore_scale(Frame(0, 0, 1000, 1000, 0.17 / 0.19, (1000, 1000)), 0.19) == pytest.approx(
-        0.17
-    )
