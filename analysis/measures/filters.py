@@ -317,59 +317,14 @@ def _flank_symmetry(
     lyy: torch.Tensor,
     flank: float,
     symmetry: float,
-) -> torch.Tensor:
-    """``clip(d1 / (symmetry * d2), 0, 1)`` of the two flank rises (see :func:`frangi_valley`)."""
-    xb, shape = _as_batch(x)
-    h, w = shape[-2], shape[-1]
-    sm = gaussian_blur(xb[:, 0], sigma).reshape(-1, 1, h, w)
-    # normal of the valley: the eigenvector of the larger eigenvalue of the Hessian
-    theta = (0.5 * torch.atan2(2.0 * lxy, lxx - lyy)).reshape(-1, h, w)
-    yy, xx = torch.meshgrid(
-        torch.arange(h, dtype=torch.float32, device=x.device),
-        torch.arange(w, dtype=torch.float32, device=x.device),
-        indexing="ij",
-    )
-    cos_t, sin_t = torch.cos(theta), torch.sin(theta)
-    rises = []
-    for sign in (1.0, -1.0):
-        # the highest point of the flank between sigma and flank * sigma: a neighbouring
-        # valley (parallel forehead lines) must not hide the crest between the two
-        best: torch.Tensor | None = None
-        for k in range(3):
-            d = sign * sigma * (1.0 + (flank - 1.0) * k / 2.0)
-            grid = torch.stack(
-                (
-                    2.0 * (xx + d * cos_t) / max(w - 1, 1) - 1.0,
-                    2.0 * (yy + d * sin_t) / max(h - 1, 1) - 1.0,
-                ),
-                dim=-1,
-            )
-            side = F.grid_sample(
-                sm, grid, mode="bilinear", padding_mode="border", align_corners=True
-            )[:, 0]
-            best = side if best is None else torch.maximum(best, side)
-        assert best is not None
-        rises.append(best - sm[:, 0])
-    lo = torch.minimum(rises[0], rises[1])
-    hi = torch.maximum(rises[0], rises[1]).clamp(min=1e-6)
-    return (lo / (symmetry * hi)).clamp(0.0, 1.0).reshape(shape)
-
-
-def _flank_symmetry_sparse(
-    x: torch.Tensor,
-    sigma: float,
-    lxx: torch.Tensor,
-    lxy: torch.Tensor,
-    lyy: torch.Tensor,
-    flank: float,
-    symmetry: float,
     at: torch.Tensor,
 ) -> torch.Tensor:
-    """:func:`_flank_symmetry` at the pixels *at* (bool, shape of *x*) only; 0 elsewhere.
+    """``clip(d1 / (symmetry * d2), 0, 1)`` of the two flank rises (see :func:`frangi_valley`)
+    at the pixels *at* (bool, shape of *x*) only; 0 elsewhere.
 
-    The same samples (bilinear, border-clamped, ``align_corners``) at the same positions,
-    gathered for the selected pixels instead of over the whole image: the gate only matters
-    where the response can pass a threshold, a few per cent of a face's pixels.
+    The flanks are sampled (bilinear, border-clamped, ``align_corners``) for the selected
+    pixels only: the gate only matters where the response can pass a threshold, a few per
+    cent of a face's pixels.
     """
     xb, shape = _as_batch(x)
     h, w = shape[-2], shape[-1]
@@ -469,11 +424,9 @@ def frangi_valley(
         r2 = (lx * lx + ly * ly) / (lam2 * lam2)
         v = torch.exp(-rb2 / (2 * beta**2) - r2 / (2 * edge**2)) * (1 - torch.exp(-s2 / (2 * c**2)))
         v = torch.where(tr > 0, v, torch.zeros_like(v))
-        if symmetry > 0.0 and floor > 0.0:
-            at = v >= floor
-            v = v * _flank_symmetry_sparse(x, s, lxx, lxy, lyy, flank, symmetry, at)
-        elif symmetry > 0.0:
-            v = v * _flank_symmetry(x, s, lxx, lxy, lyy, flank, symmetry)
+        if symmetry > 0.0:
+            at = v >= floor if floor > 0.0 else torch.ones_like(v, dtype=torch.bool)
+            v = v * _flank_symmetry(x, s, lxx, lxy, lyy, flank, symmetry, at)
         elif floor > 0.0:
             v = torch.where(v >= floor, v, torch.zeros_like(v))
         if best_v is None or best_i is None:
