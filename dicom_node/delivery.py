@@ -162,6 +162,10 @@ class Deliverer:
                 (by_dest[item.destination] if item.kind is OutboxKind.DICOM else hl7).append(item)
             for dest_name, items in by_dest.items():
                 attempts += self._send_dicom(dest_name, items)
+            # A study whose objects are all in the PACS is ``delivered`` before its notice is
+            # tried: what the notice then meets (AR, a timeout) never hides that the results
+            # reached the PACS.
+            self._advance_studies({i.study_id for i in due if i.study_id is not None})
             for item in hl7:
                 if self._dicom_outstanding(item.study_id):
                     continue  # notify only once the results are in the PACS
