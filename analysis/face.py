@@ -342,6 +342,16 @@ def _clean(mask: torch.Tensor, radius: int) -> torch.Tensor:
     """Morphological opening then closing (removes specks, fills pinholes)."""
     if radius < 1:
         return mask
+    if mask.device.type == "cpu":  # OpenCV's rectangle morphology: ~100x faster, identical
+        k = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * radius + 1, 2 * radius + 1))
+        u = mask.numpy().astype(np.uint8)
+        u = cv2.morphologyEx(cv2.morphologyEx(u, cv2.MORPH_OPEN, k), cv2.MORPH_CLOSE, k)
+        return torch.from_numpy(u.astype(bool))
+    return _clean_pool(mask, radius)
+
+
+def _clean_pool(mask: torch.Tensor, radius: int) -> torch.Tensor:
+    """:func:`_clean` by max pooling (any device; the image border is neutral, as in OpenCV)."""
     m = mask.to(torch.float32)[None, None]
     k = 2 * radius + 1
     pool = torch.nn.functional.max_pool2d

@@ -18,6 +18,7 @@ import pytest
 import torch
 from skimage import data as skdata
 
+import analysis.face as face_mod
 from analysis.color import linear_rgb_to_lab, srgb_to_linear, to_unit_float
 from analysis.face import (
     IRIS_DIAMETER_MM,
@@ -289,3 +290,18 @@ def test_close_up_is_region_skin() -> None:
     assert list(reg) == ["skin"]
     s = skin.numpy()
     assert s[:, 20:].mean() > 0.97 and not s[:, :10].any()
+
+
+@pytest.mark.parametrize("radius", [1, 3, 6])
+def test_mask_cleaning_on_the_cpu_equals_the_pooling_reference(radius: int) -> None:
+    # OpenCV's opening/closing (the CPU path) against max pooling (any device), with skin-like
+    # blobs and speckle touching the image border, where the two treat the outside alike
+    rng = np.random.default_rng(radius)
+    noise = cv2.GaussianBlur(rng.standard_normal((240, 320)).astype(np.float32), (0, 0), 4)
+    mask = (noise > 0) ^ (rng.random((240, 320)) < 0.03)
+    m = torch.from_numpy(mask)
+    got = face_mod._clean(m, radius)
+    ref = face_mod._clean_pool(m, radius)
+    assert got.dtype == torch.bool and got.shape == m.shape
+    assert torch.equal(got, ref)
+    assert not torch.equal(got, m)  # it did clean something
