@@ -932,7 +932,8 @@ class CameraDetail(Transform):
         keep_work = (
             (inner_mask(work_img.skin, wrinkles.EDGE_MM / work_img.scale_mm) & inner).cpu().numpy()
         )
-        keep_work &= ~wrinkles.outline_mask(work_img.lab[0], work_img.regions, work_img.scale_mm)
+        # the outlines of the nose and jaw (wrinkles.outline_of) are dropped when the lines
+        # are extracted: the wrinkles measure computes them on the engine's threads
         keep = grid.sample(keep_work)
         if not keep.any():
             return None
@@ -981,8 +982,9 @@ class _FineLines:
 
     def summarise(self, img: SkinImage, wrinkle_map: npt.NDArray[np.bool_]) -> ConcernOutput:
         """Fine-line measurements per working region, the map at working resolution."""
+        keep = self.keep & ~self.grid.sample(wrinkles.outline_of(img))
         lines = wrinkles.extract_lines(
-            self.response, np.zeros_like(self.response), self.keep, self.scale_mm
+            self.response, np.zeros_like(self.response), keep, self.scale_mm
         )
         del self.response
         n = lines.lengths_px.size - 1

@@ -382,35 +382,41 @@ def ring_difference(
     mean is brought to the patch's shading, as in :func:`patch_difference` (unless
     *match_shading* is False).
     """
-    free = (~labels.astype(bool)).astype(np.uint8)
+    free = (labels == 0).astype(np.uint8)
     dist, near = cv2.distanceTransformWithLabels(
         free, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
     )
     # the label of the nearest patch pixel, through the index of that zero pixel
-    zeros = np.flatnonzero(free.ravel() == 0)
-    lut = np.zeros(int(near.max()) + 1, dtype=np.int32)
-    order = np.argsort(np.asarray(near).ravel()[zeros], kind="stable")
-    lut[np.asarray(near).ravel()[zeros][order]] = labels.ravel()[zeros][order]
-    owner = lut[near]
-    area = np.bincount(labels.ravel(), minlength=n + 1).astype(np.float64)
+    flat = labels.ravel()
+    zeros = np.flatnonzero(flat)  # the patch pixels
+    near_flat = np.asarray(near).ravel()
+    lut = np.zeros(int(near_flat[zeros].max()) + 1 if zeros.size else 1, dtype=np.int32)
+    order = np.argsort(near_flat[zeros], kind="stable")
+    lut[near_flat[zeros][order]] = flat[zeros][order]
+    area = np.bincount(flat, minlength=n + 1).astype(np.float64)
     rad = np.sqrt(area / math.pi)
     gap = RING_GAP * rad + 1.0
-    width = np.maximum(rad, RING_MM / scale_mm)
-    d_own = dist
-    skin = lc.skin.detach().cpu().numpy().astype(bool)
-    ring = skin & ~taken & (owner > 0) & (d_own > gap[owner]) & (d_own <= (gap + width)[owner])
-    ring_labels = np.where(ring, owner, 0).astype(np.int32)
+    outer = gap + np.maximum(rad, RING_MM / scale_mm)
+    # only the pixels within the widest ring's reach are looked at (a band around the patches)
+    d_flat = dist.ravel()
+    cand = np.flatnonzero(d_flat <= outer[1:].max()) if n > 0 else np.zeros(0, np.int64)
+    owner = lut[near_flat[cand]]
+    d_own = d_flat[cand]
+    skin = lc.skin.detach().cpu().numpy().astype(bool).ravel()
+    ok = (owner > 0) & (d_own > gap[owner]) & (d_own <= outer[owner])
+    ok &= skin[cand] & ~taken.ravel()[cand]
+    ring_idx, ring_lab = cand[ok], owner[ok]
     smooth = lc.smooth.detach().cpu().numpy().reshape(3, -1)
 
-    def means(flat: npt.NDArray[np.int32]) -> tuple[torch.Tensor, npt.NDArray[np.float64]]:
-        idx = np.flatnonzero(flat)  # only the labelled pixels
-        lab = flat[idx]
+    def means(
+        idx: npt.NDArray[np.int64], lab: npt.NDArray[np.int32]
+    ) -> tuple[torch.Tensor, npt.NDArray[np.float64]]:
         cnt = np.bincount(lab, minlength=n + 1).astype(np.float64)
         arr = smooth[:, idx].astype(np.float64)
         m = np.stack([np.bincount(lab, a, n + 1) / cnt.clip(min=1) for a in arr])
         return torch.from_numpy(m.astype(np.float32)).clamp(min=1e-4)[:, :, None], cnt
 
-    (fg, _), (bg, cnt_r) = means(labels.ravel()), means(ring_labels.ravel())
+    (fg, _), (bg, cnt_r) = means(zeros, flat[zeros]), means(ring_idx, ring_lab)
     s1, _, _ = unmix_chromophores(fg)
     s0, _, _ = unmix_chromophores(bg)
     shaded = bg * torch.pow(10.0, -(s1 - s0)).unsqueeze(0) if match_shading else bg
@@ -423,10 +429,10 @@ def ring_difference(
 
 def elongation(labels: npt.NDArray[np.int32], n: int) -> npt.NDArray[np.float64]:
     """Major/minor axis ratio of each labelled component from its second moments."""
-    lab = labels.ravel()
-    rows, cols = np.divmod(np.arange(lab.size), labels.shape[1])
-    sel = lab > 0
-    lab, rows, cols = lab[sel], rows[sel].astype(np.float64), cols[sel].astype(np.float64)
+    flat = labels.ravel()
+    sel = np.flatnonzero(flat)
+    rows_i, cols_i = np.divmod(sel, labels.shape[1])
+    lab, rows, cols = flat[sel], rows_i.astype(np.float64), cols_i.astype(np.float64)
     cnt = np.bincount(lab, minlength=n + 1).astype(np.float64).clip(min=1)
     mr = np.bincount(lab, rows, n + 1) / cnt
     mc = np.bincount(lab, cols, n + 1) / cnt

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -54,6 +56,7 @@ __all__ = [
     "line_sigmas_px",
     "measure",
     "outline_mask",
+    "outline_of",
 ]
 
 logger = logging.getLogger(__name__)
@@ -275,6 +278,25 @@ def extract_lines(
     return LineSet(labels, is_w, length_map, np.concatenate([[0.0], lengths[kept]]))
 
 
+# by id of the CIELAB tensor (a tensor compares element-wise, so it cannot be a dict key);
+# an entry leaves with its tensor
+_OUTLINES: dict[int, npt.NDArray[np.bool_]] = {}
+_OUTLINES_LOCK = threading.Lock()
+
+
+def outline_of(img: SkinImage) -> npt.NDArray[np.bool_]:
+    """:func:`outline_mask` of *img*, computed once per working frame (its CIELAB tensor):
+    the wrinkles measure and the camera-detail fine lines both drop these pixels."""
+    with _OUTLINES_LOCK:
+        key = id(img.lab)
+        got = _OUTLINES.get(key)
+        if got is None:
+            got = outline_mask(img.lab[0].to(torch.float32), img.regions, img.scale_mm)
+            _OUTLINES[key] = got
+            weakref.finalize(img.lab, _OUTLINES.pop, key, None)
+        return got
+
+
 def detect_lines(img: SkinImage) -> LineSet:
     """Detect fine lines and wrinkles on *img*."""
     fine, deep = line_sigmas_px(img.scale_mm)
@@ -289,7 +311,7 @@ def detect_lines(img: SkinImage) -> LineSet:
     # nor is the rim of the skin mask: the jaw and face outline are shading edges
     keep_px = (inner_mask(skin, EDGE_MM / img.scale_mm) & inner).cpu().numpy()
     # nor are the outlines of the nose and the jaw (shading valleys along the face mesh)
-    keep_px &= ~outline_mask(lum, img.regions, img.scale_mm)
+    keep_px &= ~outline_of(img)
     return extract_lines(v_fine.cpu().numpy(), v_deep.cpu().numpy(), keep_px, img.scale_mm)
 
 
