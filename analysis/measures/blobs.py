@@ -116,16 +116,24 @@ def blob_detect(
         hxx.append(lxx)
         hxy.append(lxy)
         hyy.append(lyy)
-    r = torch.stack(resp)  # (S, H, W)
-    # local maximum over 3x3 in space and the neighbouring scales
-    pooled = max_filter(r, 3)
-    across = pooled.clone()
-    across[1:] = torch.maximum(across[1:], pooled[:-1])
-    across[:-1] = torch.maximum(across[:-1], pooled[1:])
-    peak = (r >= across) & (r >= threshold) & mask.unsqueeze(0)
-    peak[0] = False
-    peak[-1] = False
-    idx = torch.nonzero(peak)
+    # local maximum over 3x3 in space and the neighbouring scales, tested only at the
+    # pixels over the threshold (plane by plane: no stack of all scales is made)
+    pooled = [max_filter(p, 3) for p in resp]
+    mask_b = mask.to(torch.bool)
+    found = []
+    for i in range(1, len(resp) - 1):
+        p = resp[i]
+        cand = torch.nonzero((p >= threshold) & mask_b)
+        if cand.numel() == 0:
+            continue
+        cr, cc = cand[:, 0], cand[:, 1]
+        v = p[cr, cc]
+        ok = (v >= pooled[i][cr, cc]) & (v >= pooled[i - 1][cr, cc]) & (v >= pooled[i + 1][cr, cc])
+        cand = cand[ok]
+        if cand.numel():
+            found.append(torch.cat([torch.full_like(cand[:, :1], i), cand], dim=1))
+    # scale-major, then row-major: the order of torch.nonzero over a (S, H, W) stack
+    idx = torch.cat(found) if found else torch.zeros((0, 3), dtype=torch.int64, device=x.device)
     if idx.numel() > 0:
         # roundness only where it matters: the eigenvalue ratio at the candidate peaks
         si, ri, ci = idx[:, 0], idx[:, 1], idx[:, 2]
@@ -136,7 +144,7 @@ def blob_detect(
         e = np.zeros(0, dtype=np.int64)
         return Blobs(e, e.copy(), np.zeros(0), np.zeros(0))
     si, ri, ci = idx[:, 0], idx[:, 1], idx[:, 2]
-    val = r[si, ri, ci]
+    val = _at(resp, si, ri, ci)
     # keep one scale per pixel (the strongest)
     order = torch.argsort(val, descending=True)
     si, ri, ci, val = si[order], ri[order], ci[order], val[order]
@@ -149,7 +157,7 @@ def blob_detect(
     n = len(ext)
     lo = (si - 1).clamp(min=0)
     hi = (si + 1).clamp(max=n - 1)
-    r0, rm, rp = r[si, ri, ci], r[lo, ri, ci], r[hi, ri, ci]
+    r0, rm, rp = val, _at(resp, lo, ri, ci), _at(resp, hi, ri, ci)
     denom = rm - 2 * r0 + rp
     inner = (si > 0) & (si < n - 1) & (denom < -1e-6)
     off = torch.where(inner, 0.5 * (rm - rp) / torch.where(inner, denom, -1.0), 0.0)
