@@ -44,6 +44,7 @@ import logging
 import math
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -114,6 +115,7 @@ __all__ = [
     "FaceZonesd",
     "Frame",
     "Measure",
+    "MeasureStartd",
     "Measured",
     "PixelSpacing",
     "PixelSpacingd",
@@ -479,22 +481,30 @@ class Measure(Transform):
     ) -> list[ConcernOutput]:
         """All measures' outputs, in order (on *pool*, a shared one, when given; *then* is
         called once the measures are queued on it, e.g. to queue more work behind them)."""
-        if self.workers == 1 or img.device.type != "cpu" or len(self.measures) < 2:
+        if not self.concurrent(img):
             if then is not None and pool is not None:
                 then()
             return [self._run(m, img) for m in self.measures]
+        if pool is not None:
+            futures = self.submit(img, pool)
+            if then is not None:
+                then()
+            return [f.result() for f in futures]
+        with ThreadPoolExecutor(max_workers=self.workers) as own:
+            return [f.result() for f in self.submit(img, own)]
+
+    def concurrent(self, img: SkinImage) -> bool:
+        """Whether the measures of *img* run on threads (CPU, ``workers > 1``, several)."""
+        return self.workers > 1 and img.device.type == "cpu" and len(self.measures) > 1
+
+    def submit(self, img: SkinImage, pool: Executor) -> list[Future[ConcernOutput]]:
+        """Queue every measure of *img* on *pool*, in order."""
 
         def run(m: MeasureFn) -> ConcernOutput:
             with torch.inference_mode():  # a mode is per thread: re-enter it in the worker
                 return self._run(m, img)
 
-        if pool is not None:
-            futures = [pool.submit(run, m) for m in self.measures]
-            if then is not None:
-                then()
-            return [f.result() for f in futures]
-        with ThreadPoolExecutor(max_workers=self.workers) as own:
-            return list(own.map(run, self.measures))
+        return [pool.submit(run, m) for m in self.measures]
 
 
 #: Resolution (mm per pixel) at which pores and fine lines are measured when the photo has it.
@@ -647,16 +657,32 @@ class DetailJobs:
     pores: list[Future[Any]] = field(default_factory=list)
     line_tiles: list[Future[Any]] = field(default_factory=list)
     submitted: bool = False
+    prepare: Callable[[], None] | None = None
 
     def submit(self, pool: Executor | None) -> None:
         """Queue the jobs on *pool* (None: run them now): the line tiles first, whose
-        extraction can then overlap the last pore tiles."""
+        extraction can then overlap the last pore tiles. Jobs made lazily
+        (:meth:`CameraDetail.start` with ``lazy``) are prepared here first."""
         if self.submitted:
             return
         self.submitted = True
+        if self.prepare is not None:
+            prepare, self.prepare = self.prepare, None
+            prepare()
         if self.lines is not None:
             self.line_tiles = [_submit(pool, t) for t in self.lines.jobs]
         self.pores = [_submit(pool, t) for t in self.pore_jobs]
+
+    def cancel(self) -> None:
+        """Drop the queued jobs and wait for those already running (an unusable photo)."""
+        _drop(self.line_tiles + self.pores)
+
+
+def _drop(futures: Sequence[Future[Any] | None]) -> None:
+    """Cancel *futures* not yet started and wait for the running ones (results and errors
+    discarded): nothing of a dropped photo keeps the engine's threads busy afterwards."""
+    live = [f for f in futures if f is not None and not f.cancel()]
+    wait_futures(live)
 
 
 class CameraDetail(Transform):
@@ -772,24 +798,41 @@ class CameraDetail(Transform):
         plan: DetailPlan,
         pool: Executor | None = None,
         submit: bool = True,
+        lazy: bool = False,
     ) -> DetailJobs:
         """Prepare the tile jobs of *plan* and submit them to *pool* (None: run them now).
 
         The jobs need only the photo, the skin mask and the gains, so an engine can queue
         them with the working-frame measures and let both share its threads
-        (``submit=False``: :meth:`DetailJobs.submit` later, e.g. after the long measures);
+        (``submit=False``: :meth:`DetailJobs.submit` later, e.g. after the long measures;
+        ``lazy``: also prepared only then, e.g. while the measures already run);
         the results are collected by :meth:`finish`.
         """
+        jobs = DetailJobs(plan, work_img)
+        prepare = partial(self._prepare, jobs, source, frame, gains, work_img, plan)
+        if lazy:
+            jobs.prepare = prepare
+        else:
+            prepare()
+        if submit:
+            jobs.submit(pool)
+        return jobs
+
+    def _prepare(
+        self,
+        jobs: DetailJobs,
+        source: npt.NDArray[Any],
+        frame: Frame,
+        gains: torch.Tensor,
+        work_img: SkinImage,
+        plan: DetailPlan,
+    ) -> None:
         skin_np = work_img.skin.cpu().numpy().astype(bool)
         g = gains.detach().cpu().numpy().astype(np.float32)
-        jobs = DetailJobs(plan, work_img)
         if plan.pores is not None:
             jobs.pore_jobs = self._pore_jobs(source, frame, g, work_img, skin_np, plan.pores)
         if plan.fine_lines is not None:
             jobs.lines = self._line_setup(source, frame, g, work_img, skin_np, plan.fine_lines)
-        if submit:
-            jobs.submit(pool)
-        return jobs
 
     def finish(
         self, jobs: DetailJobs, wrinkle_map: npt.NDArray[np.bool_] | None
@@ -1278,44 +1321,102 @@ class Measured(_Wrapper):
         plan_key: Hashable = "detail_plan",
         pool: Executor | None = None,
         jobs_key: Hashable = "detail_jobs",
+        started_key: Hashable = "measures_started",
     ) -> None:
         super().__init__(keys)
         self.t = Measure(measures, workers)
+        self.started_key = started_key
         self.skip = dict(skip or {})
         self.plan_key, self.pool, self.jobs_key = plan_key, pool, jobs_key
         self.quality_key, self.lab_key, self.skin_key = quality_key, lab_key, skin_key
         self.regions_key, self.spacing_key, self.scale_key = regions_key, spacing_key, scale_key
         self.output_key = output_key
 
+    def _image(self, d: Mapping[Hashable, Any], k: Hashable) -> SkinImage:
+        return SkinImage(
+            rgb_linear=d[k],
+            lab=d[self.lab_key],
+            skin=d[self.skin_key],
+            regions=d[self.regions_key],
+            spacing_mm=d[self.spacing_key],
+            scale_mm=d[self.scale_key],
+        )
+
+    def _skipped(self, d: Mapping[Hashable, Any]) -> set[int]:
+        plan = d.get(self.plan_key)
+        detail = plan.scales() if isinstance(plan, DetailPlan) else {}
+        return {i for i, fam in self.skip.items() if fam in detail}
+
+    def _outputs(self, skipped: set[int], kept: Iterable[ConcernOutput]) -> list[ConcernOutput]:
+        outs = iter(kept)
+        return [
+            ConcernOutput(()) if i in skipped else next(outs) for i in range(len(self.t.measures))
+        ]
+
+    def start(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        """Queue the measures (then the camera-detail jobs) on the engine's pool BEFORE the
+        quality verdict (:class:`MeasureStartd`): the gate then runs alongside them, and an
+        unusable photo's queued work is dropped by :meth:`__call__`. Without a pool, or
+        off the CPU, nothing is started here."""
+        d = dict(data)
+        if self.pool is None:
+            return d
+        for k in self.key_iterator(d):
+            img = self._image(d, k)
+            skipped = self._skipped(d)
+            keep = Measure(
+                [m for i, m in enumerate(self.t.measures) if i not in skipped], self.t.workers
+            )
+            if not keep.concurrent(img):
+                return d
+            futures = keep.submit(img, self.pool)
+            jobs = d.get(self.jobs_key)
+            if isinstance(jobs, DetailJobs):
+                jobs.submit(self.pool)  # prepared here while the measures run
+            d[self.started_key] = (skipped, futures)
+            break
+        return d
+
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
         d[self.output_key] = []
+        started = d.pop(self.started_key, None)
         if not d[self.quality_key].usable:
+            if started is not None:  # queued before the verdict: dropped
+                _drop(started[1])
+                jobs = d.get(self.jobs_key)
+                if isinstance(jobs, DetailJobs):
+                    jobs.cancel()
+            return d
+        if started is not None:
+            skipped, futures = started
+            d[self.output_key] = self._outputs(skipped, (f.result() for f in futures))
             return d
         for k in self.key_iterator(d):
-            img = SkinImage(
-                rgb_linear=d[k],
-                lab=d[self.lab_key],
-                skin=d[self.skin_key],
-                regions=d[self.regions_key],
-                spacing_mm=d[self.spacing_key],
-                scale_mm=d[self.scale_key],
-            )
-            plan = d.get(self.plan_key)
-            detail = plan.scales() if isinstance(plan, DetailPlan) else {}
+            img = self._image(d, k)
             jobs = d.get(self.jobs_key)
             then = None if jobs is None else partial(jobs.submit, self.pool)
-            skipped = {i for i, fam in self.skip.items() if fam in detail}
+            skipped = self._skipped(d)
             if not skipped:
                 d[self.output_key] = self.t(img, self.pool, then)
                 continue
             keep = [m for i, m in enumerate(self.t.measures) if i not in skipped]
-            outs = iter(Measure(keep, self.t.workers)(img, self.pool, then))
-            d[self.output_key] = [
-                ConcernOutput(()) if i in skipped else next(outs)
-                for i in range(len(self.t.measures))
-            ]
+            d[self.output_key] = self._outputs(
+                skipped, Measure(keep, self.t.workers)(img, self.pool, then)
+            )
         return d
+
+
+class MeasureStartd(_Wrapper):
+    """Starts *measured*'s measures early (:meth:`Measured.start`): placed before the quality
+    gate, which then runs on the calling thread while the engine's threads measure."""
+
+    def __init__(self, measured: Measured) -> None:
+        super().__init__(measured.keys)
+        self.measured = measured
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        return self.measured.start(data)
 
 
 class DetailPland(_Wrapper):
@@ -1357,11 +1458,19 @@ class DetailPland(_Wrapper):
             d[self.plan_key] = plan
             if self.t is None or self.pool is None or not plan.scales():
                 continue
-            if not d["quality"].usable:
+            quality = d.get("quality")  # absent when this step runs before the gate
+            if quality is not None and not quality.usable:
                 continue
-            # queued by Measured right after the measures (longest jobs first)
+            # prepared and queued by Measured right after the measures (longest jobs first)
             d[self.jobs_key] = self.t.start(
-                d["image"], d[k], d["wb_gains"], _work_image(d), plan, self.pool, submit=False
+                d["image"],
+                d[k],
+                d["wb_gains"],
+                _work_image(d),
+                plan,
+                self.pool,
+                submit=False,
+                lazy=True,
             )
         return d
 
@@ -1577,6 +1686,12 @@ class Analyzer:
         )
         pores_at = _index_of(self.measures, pores.measure)
         wrinkles_at = _index_of(self.measures, wrinkles.measure)
+        measured = Measured(
+            self.measures,
+            workers=self.cpu_workers,
+            skip=_skip(pores_at, "pores"),
+            pool=self._pool,
+        )
         self.transform = Compose(
             [
                 DetectFaced(detector=face_detector),
@@ -1585,8 +1700,6 @@ class Analyzer:
                 WhiteBalanced(),
                 ToLabd(),
                 FaceZonesd(max_view_angle_deg=max_view_angle_deg),
-                QualityGated(thresholds=thresholds),
-                ViewCheckd(),
                 PixelSpacingd(),
                 DetailPland(
                     detail_mm,
@@ -1594,12 +1707,11 @@ class Analyzer:
                     fine_lines=wrinkles_at is not None,
                     pool=self._pool,
                 ),
-                Measured(
-                    self.measures,
-                    workers=self.cpu_workers,
-                    skip=_skip(pores_at, "pores"),
-                    pool=self._pool,
-                ),
+                # the measures and tile jobs start on the pool, the gate runs meanwhile
+                MeasureStartd(measured),
+                QualityGated(thresholds=thresholds),
+                ViewCheckd(),
+                measured,
                 CameraDetaild(
                     pores_at,
                     wrinkles_at,

@@ -244,3 +244,42 @@ def test_concurrent_cpu_measures_give_the_same_result_and_restore_threads(
         assert a.name == b.name and np.array_equal(a.data, b.data)
     with pytest.raises(ValueError, match="cpu_workers"):
         Analyzer("cpu", cpu_workers=0)
+
+
+def test_measures_started_before_the_verdict_are_dropped_for_an_unusable_photo(
+    astro: np.ndarray,
+) -> None:
+    # the measures start on the engine's threads before the quality gate has spoken; on an
+    # unusable photo the queued ones never run and analyze() returns only once the running
+    # ones have ended (nothing of the dropped photo keeps the threads busy)
+    import threading
+    import time
+
+    lock = threading.Lock()
+    started: list[str] = []
+    running = [0]
+
+    def slow(name: str):  # type: ignore[no-untyped-def]
+        def m(img: SkinImage) -> ConcernOutput:
+            with lock:
+                started.append(name)
+                running[0] += 1
+            time.sleep(1.0)
+            with lock:
+                running[0] -= 1
+            return ConcernOutput(())
+
+        m.__name__ = name
+        return m
+
+    analyzer = Analyzer("cpu", cpu_workers=2, measures=[slow("a"), slow("b"), slow("c")])
+    blurred = cv2.GaussianBlur(astro, (0, 0), 4.0)
+    r = analyzer.analyze(blurred, ImageDescription(source="blurred"))
+    assert not r.quality.usable
+    assert {m.key for m in r.measurements} == QUALITY_KEYS
+    assert running[0] == 0  # none still running after analyze() returned
+    assert sorted(started) == ["a", "b"]  # "c" was never run
+    # a usable photo still gets every measure's output, in order
+    r2 = analyzer.analyze(astro, ImageDescription(source="a"))
+    assert r2.quality.usable
+    assert sorted(started[2:]) == ["a", "b", "c"]
