@@ -107,24 +107,26 @@ def thin(mask: BoolArray, max_iter: int = 100) -> BoolArray:
     8-minimal and its chain-code length is not inflated.
     """
     img = np.pad(mask.astype(np.uint8), 1)
+    # the set pixels, kept up to date as pixels are deleted (no rescan of the frame)
+    ys, xs = np.nonzero(img)
     for _ in range(max_iter):
         changed = False
         for lut in (_LUT1, _LUT2):
-            ys, xs = np.nonzero(img)
             if ys.size == 0:
                 break
             delete = lut[_codes(img, ys, xs)]
             if delete.any():
                 img[ys[delete], xs[delete]] = 0
+                ys, xs = ys[~delete], xs[~delete]
                 changed = True
         if not changed:
             break
     for parity in (0, 1):
-        ys, xs = np.nonzero(img)
         sel = (ys + xs) % 2 == parity
-        ys, xs = ys[sel], xs[sel]
-        delete = _LUT_CORNER[_codes(img, ys, xs)]
+        delete = np.zeros(ys.size, dtype=bool)
+        delete[sel] = _LUT_CORNER[_codes(img, ys[sel], xs[sel])]
         img[ys[delete], xs[delete]] = 0
+        ys, xs = ys[~delete], xs[~delete]
     return img[1:-1, 1:-1].astype(bool)
 
 
