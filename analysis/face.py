@@ -344,9 +344,8 @@ def _clean(mask: torch.Tensor, radius: int) -> torch.Tensor:
         return mask
     if mask.device.type == "cpu":  # OpenCV's rectangle morphology: ~100x faster, identical
         k = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * radius + 1, 2 * radius + 1))
-        u = mask.numpy().astype(np.uint8)
-        u = cv2.morphologyEx(cv2.morphologyEx(u, cv2.MORPH_OPEN, k), cv2.MORPH_CLOSE, k)
-        return torch.from_numpy(u.astype(bool))
+        opened = cv2.morphologyEx(mask.numpy().astype(np.uint8), cv2.MORPH_OPEN, k)
+        return torch.from_numpy(cv2.morphologyEx(opened, cv2.MORPH_CLOSE, k).astype(bool))
     return _clean_pool(mask, radius)
 
 

@@ -537,7 +537,7 @@ def outline_lines(data: Path, faces: int) -> None:
         return ConcernOutput(())
 
     analyzer = Analyzer("cpu", measures=[capture], detail_mm=None)
-    rule, sym = wrinkles.outline_mask, wrinkles.SYMMETRY
+    rule, sym = wrinkles.outline_of, wrinkles.SYMMETRY
     totals = {"before": [0, 0, 0], "after": [0, 0, 0]}
     for p in paths:
         box.clear()
@@ -559,7 +559,7 @@ def outline_lines(data: Path, faces: int) -> None:
             top = max(top, int(np.nonzero(img.regions["perioral"].cpu().numpy())[0].mean()))
         jaw[:top] = False
         for name in ("before", "after"):
-            wrinkles.outline_mask = _no_outline if name == "before" else rule
+            wrinkles.outline_of = _no_outline if name == "before" else rule
             wrinkles.SYMMETRY = 0.0 if name == "before" else sym
             labels = wrinkles.detect_lines(img).labels
             for i in range(1, int(labels.max()) + 1):
@@ -570,7 +570,7 @@ def outline_lines(data: Path, faces: int) -> None:
                     t[1] += 1
                 elif jaw[m].mean() >= 0.5:
                     t[2] += 1
-    wrinkles.outline_mask, wrinkles.SYMMETRY = rule, sym
+    wrinkles.outline_of, wrinkles.SYMMETRY = rule, sym
     print(f"# demo face + {faces} London faces")
     print("| | lines | on the nose outline | in the jaw band | elsewhere |")
     print("|---|---:|---:|---:|---:|")
@@ -578,8 +578,9 @@ def outline_lines(data: Path, faces: int) -> None:
         print(f"| {name} | {n} | {on_nose} | {on_jaw} | {n - on_nose - on_jaw} |")
 
 
-def _no_outline(lum: torch.Tensor, regions: object, scale_mm: float) -> np.ndarray:
-    return np.zeros(tuple(lum.shape[-2:]), dtype=bool)
+def _no_outline(img: object) -> np.ndarray:
+    """In place of :func:`analysis.measures.wrinkles.outline_of` (the measure's cached rule)."""
+    return np.zeros(tuple(img.lab.shape[-2:]), dtype=bool)  # type: ignore[attr-defined]
 
 
 def main() -> None:
@@ -611,7 +612,7 @@ def main() -> None:
     if "weber" in ablate:
         wrinkles.LOG_CONTRAST = False
     if "outline" in ablate:
-        wrinkles.outline_mask = _no_outline
+        wrinkles.outline_of = _no_outline
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
     if args.outlines:
