@@ -422,8 +422,22 @@ def frangi_valley(
         # the full gradient, not only its part across the line: beside a curved edge (a
         # spot's rim) the largest curvature runs along the rim
         r2 = (lx * lx + ly * ly) / (lam2 * lam2)
-        v = torch.exp(-rb2 / (2 * beta**2) - r2 / (2 * edge**2)) * (1 - torch.exp(-s2 / (2 * c**2)))
-        v = torch.where(tr > 0, v, torch.zeros_like(v))
+        arg = -rb2 / (2 * beta**2) - r2 / (2 * edge**2)
+        sarg = -s2 / (2 * c**2)
+        if floor > 0.0:
+            # the exponentials only where the response can reach the floor: exp(arg) >= floor
+            # and 1 - exp(sarg) >= floor (each factor <= 1), with a margin; elsewhere it is 0
+            # below the floor anyway, so the result is the same
+            maybe = (tr > 0) & (arg >= math.log(floor) - 1e-3)
+            maybe &= sarg <= math.log1p(-min(floor, 0.999)) + 1e-3
+            at_px = torch.nonzero(maybe.reshape(-1)).squeeze(1)
+            v = torch.zeros_like(arg)
+            v.view(-1)[at_px] = torch.exp(arg.reshape(-1)[at_px]) * (
+                1 - torch.exp(sarg.reshape(-1)[at_px])
+            )
+        else:
+            v = torch.exp(arg) * (1 - torch.exp(sarg))
+            v = torch.where(tr > 0, v, torch.zeros_like(v))
         if symmetry > 0.0:
             at = v >= floor if floor > 0.0 else torch.ones_like(v, dtype=torch.bool)
             v = v * _flank_symmetry(x, s, lxx, lxy, lyy, flank, symmetry, at)
