@@ -292,15 +292,24 @@ def fill_small_holes(skin: torch.Tensor, max_area_px: float) -> torch.Tensor:
     decision rejects (:data:`SHADING_RATIO`).
     """
     m = skin.detach().cpu().numpy().astype(bool)
-    labels, stats, _ = components(~m)
-    if int(labels.max()) == 0:
+    rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
+    if rows.size == 0:
         return skin
-    h, w = m.shape
+    # only the mask's bounding box, framed by one pixel of non-mask that stands for everything
+    # outside it: a non-mask component reaching the box's edge reaches that frame, as in the
+    # whole image it reaches the image border or the outside of the mask (the same holes)
+    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    crop = np.pad(m[y0:y1, x0:x1], 1)
+    labels, stats, _ = components(~crop)
+    h, w = crop.shape
     x, y, bw, bh, area = (stats[:, i] for i in range(5))
     inner = (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h)
     fill = inner & (area <= max_area_px)
     fill[0] = False
-    out = m | fill[labels]
+    if not fill.any():
+        return skin
+    out = m.copy()
+    out[y0:y1, x0:x1] |= fill[labels[1:-1, 1:-1]]
     return torch.from_numpy(out).to(skin.device)
 
 

@@ -52,6 +52,28 @@ def test_small_holes_are_filled_large_ones_and_border_ones_kept() -> None:
     assert not bool(out[0:5, 20:25].any())
 
 
+def test_holes_of_a_region_inside_the_image() -> None:
+    # a zone mask that covers part of the image (the function works on its bounding box)
+    region = torch.zeros((80, 100), dtype=torch.bool)
+    region[20:60, 30:80] = True
+    region[30:34, 40:44] = False  # a hole: filled
+    region[20:26, 60:63] = False  # a notch open to the outside at the box's top edge: kept
+    region[40:44, 77:80] = False  # a notch at the right edge: kept
+    region[50:52, 50:52] = False  # a hole of 4 px ...
+    region[50:52, 53:56] = False  # ... and one of 6 px beside it (not joined: 1 px between)
+    out = fill_small_holes(region, 5.0)
+    assert not bool(out[30:34, 40:44].any())  # 16 px > 5: a large hole stays open
+    assert bool(out[50:52, 50:52].all())  # 4 px: filled
+    assert not bool(out[50:52, 53:56].any())  # 6 px: kept
+    out = fill_small_holes(region, 50.0)
+    assert bool(out[30:34, 40:44].all()) and bool(out[50:52, 50:56].all())
+    assert not bool(out[20:26, 60:63].any()) and not bool(out[40:44, 77:80].any())
+    assert not bool(out[:20].any()) and not bool(out[:, :30].any())  # nothing outside it
+    assert torch.equal(out | region, out)  # only ever adds pixels
+    empty = torch.zeros((10, 10), dtype=torch.bool)
+    assert torch.equal(fill_small_holes(empty, 50.0), empty)
+
+
 def test_spot_visibility_threshold_on_a_phantom() -> None:
     # the same five spots: invisible (0.004 OD, < 1 ΔE00) -> none; visible (0.06 OD) -> all
     found = []
