@@ -27,6 +27,10 @@ too small for pores (not assessed), so ``--spacing-mm 0.1`` makes every family r
     python benchmarks/analysis.py --subjects closeup --sizes 12 24 --repeats 3
     python benchmarks/analysis.py --subjects closeup --sizes 12 24 --repeats 2 --profile
 
+The process' C allocator is set up as the service sets it up (``analysis.retain_freed_memory``,
+:func:`dicom_node.setup.retain_freed_memory`: freed arrays are kept for the next photo rather
+than taken again as fresh page faults); ``--allocator glibc`` keeps glibc's defaults instead.
+
 ``--threads`` is what the process is given (``torch.set_num_threads`` and
 ``cv2.setNumThreads``); the analyzer then runs its CPU measures on that many threads
 (``Analyzer(cpu_workers=...)`` defaults to ``torch.get_num_threads()``). Timings on a
@@ -134,6 +138,9 @@ def profile_child(
     sys.path.insert(0, str(ROOT))
     import analysis.pipeline
     from analysis.pipeline import Analyzer
+    from dicom_node.setup import retain_freed_memory
+
+    retain_freed_memory()  # as the service runs
 
     if pore_floor is not None:
         analysis.pipeline.PORE_FLOOR = pore_floor
@@ -208,14 +215,19 @@ def child(
     repeats: int,
     spacing: float | None,
     detail_mm: float,
+    allocator: str = "service",
 ) -> None:
     import cv2
     import torch
 
+    sys.path.insert(0, str(ROOT))
+    if allocator == "service":
+        from dicom_node.setup import retain_freed_memory
+
+        retain_freed_memory()
     if device == "cpu":
         torch.set_num_threads(threads)
         cv2.setNumThreads(threads)
-    sys.path.insert(0, str(ROOT))
     from analysis.pipeline import Analyzer
     from analysis.types import ImageDescription
 
@@ -253,6 +265,7 @@ def child(
                 "shape": list(photo.shape[:2]),
                 "device": device,
                 "threads": threads,
+                "allocator": allocator,
                 "median_s": sorted(times)[len(times) // 2],
                 "min_s": min(times),
                 "cpu_s": min(cpu),
@@ -337,6 +350,12 @@ def main() -> int:
         default=None,
         help="with --profile: analysis.pipeline.PORE_FLOOR (pores at max(source, x * detail_mm))",
     )
+    p.add_argument(
+        "--allocator",
+        choices=("service", "glibc"),
+        default="service",
+        help="service: freed memory kept as dermnode serve/analyze keep it; glibc: its defaults",
+    )
     p.add_argument("--child", nargs=3, metavar=("SUBJECT", "MP", "DEVICE"), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child and a.profile:
@@ -353,6 +372,7 @@ def main() -> int:
             a.repeats,
             a.spacing_mm,
             a.detail_mm,
+            a.allocator,
         )
         return 0
     devices = a.devices
@@ -375,6 +395,8 @@ def main() -> int:
             str(a.repeats),
             "--detail-mm",
             str(a.detail_mm),
+            "--allocator",
+            a.allocator,
         ]
         if a.spacing_mm is not None:
             cmd += ["--spacing-mm", str(a.spacing_mm)]
@@ -384,17 +406,19 @@ def main() -> int:
             return 1
         rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
     print(
-        "| subject | photo | size (px) | face (px) | device | threads | latency best (s) "
+        "| subject | photo | size (px) | face (px) | device | threads | allocator "
+        "| latency best (s) "
         "| median (s) | CPU (s) | peak RSS (MB) | GPU peak (MB) | usable | measurements "
         "| pores (face) | fine lines (face) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         face = f"{r['face_px']:.0f}" if r["face_px"] else "-"
         print(
             f"| {r['subject']} | {r['mp']:.0f} MP | {r['shape'][1]}x{r['shape'][0]} | {face} "
             f"| {r['device']} "
-            f"| {r['threads'] if r['device'] == 'cpu' else '-'} | {r['min_s']:.2f} "
+            f"| {r['threads'] if r['device'] == 'cpu' else '-'} | {r['allocator']} "
+            f"| {r['min_s']:.2f} "
             f"| {r['median_s']:.2f} | {r['cpu_s']:.2f} | {r['peak_rss_mb']:.0f} "
             f"| {r['gpu_peak_mb']:.0f} "
             f"| {r['usable']} | {r['n_measurements']} | {r['pores_count_face']} "

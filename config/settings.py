@@ -301,6 +301,7 @@ class AnalysisSettings(_Section):
     workers: int | None = Field(default=None, ge=1, le=64)
     max_image_pixels: int = Field(default=100_000_000, ge=1)
     max_decoded_mb: int = Field(default=1024, ge=1)
+    retain_freed_memory: bool = True
 
 
 class RetentionSettings(_Section):

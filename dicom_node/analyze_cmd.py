@@ -298,6 +298,7 @@ def analyze_command(
 ) -> int:
     """Run ``dermnode analyze``; returns the exit status (module docstring)."""
     setup.apply()
+    setup.retain_freed_memory()  # several photos in one process: keep their freed arrays
     try:
         if view is not None:
             View(view)

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from config.settings import Settings
+from dicom_node import setup
 from dicom_node.delivery import Deliverer, PacsSender, TransportFactory
 from dicom_node.engine import AnalysisEngine
 from dicom_node.grouping import StudyGrouper
@@ -117,6 +118,8 @@ class Service:
         self.settings = settings
         self.storage_dir = storage_dir
         self.tick_s = tick_s
+        if settings.analysis.retain_freed_memory:
+            setup.retain_freed_memory()  # process-wide: the service is the process
         if analyzer is None:
             from analysis.pipeline import Analyzer  # imports torch: only when serving
 
