@@ -68,7 +68,7 @@ def retain_freed_memory() -> bool:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    ok = (
+    ok = bool(
         mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
         and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
     )
