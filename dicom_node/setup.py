@@ -55,10 +55,11 @@ def retain_freed_memory() -> bool:
     maps, the camera-detail tiles, the maps at source size). By default glibc gives blocks
     over 32 MiB, and the free top of its heaps, back to the kernel, so the next photo takes
     every page again as a fresh, zeroed page fault: on the 2-core development VM that was
-    ~100 000 faults and 0.3-0.5 CPU-s of kernel time per 12 MP close-up, ~15 % of its
-    latency (docs/performance.md). With this, the process keeps up to :data:`TRIM_THRESHOLD`
-    of freed heap; its resident memory stays near its peak between photos (which the 2 GB
-    budget already bounds). Returns whether it was applied (not on other C libraries).
+    ~100 000 faults and 0.3-0.5 CPU-s of kernel time per 12 MP close-up, a few per cent of
+    its latency (docs/performance.md). With this, the process keeps up to
+    :data:`TRIM_THRESHOLD` of freed heap; its resident memory stays near its peak between
+    photos (which the 2 GB budget already bounds). Returns whether it was applied (not on
+    other C libraries).
     """
     if not sys.platform.startswith("linux"):
         return False
