@@ -1390,7 +1390,14 @@ class Measured(_Wrapper):
             return d
         if started is not None:
             skipped, futures = started
-            d[self.output_key] = self._outputs(skipped, (f.result() for f in futures))
+            try:
+                d[self.output_key] = self._outputs(skipped, [f.result() for f in futures])
+            except Exception:  # a measure failed: nothing else of this photo stays queued
+                _drop(futures)
+                jobs = d.get(self.jobs_key)
+                if isinstance(jobs, DetailJobs):
+                    jobs.cancel()
+                raise
             return d
         for k in self.key_iterator(d):
             img = self._image(d, k)

@@ -286,7 +286,8 @@ _OUTLINES_LOCK = threading.Lock()
 
 def outline_of(img: SkinImage) -> npt.NDArray[np.bool_]:
     """:func:`outline_mask` of *img*, computed once per working frame (its CIELAB tensor):
-    the wrinkles measure and the camera-detail fine lines both drop these pixels."""
+    the wrinkles measure and the camera-detail fine lines both drop these pixels. Images
+    sharing one CIELAB tensor must share its regions and scale (as one photo's do)."""
     with _OUTLINES_LOCK:
         key = id(img.lab)
         got = _OUTLINES.get(key)

@@ -283,3 +283,38 @@ def test_measures_started_before_the_verdict_are_dropped_for_an_unusable_photo(
     r2 = analyzer.analyze(astro, ImageDescription(source="a"))
     assert r2.quality.usable
     assert sorted(started[2:]) == ["a", "b", "c"]
+
+
+def test_a_failing_measure_leaves_nothing_of_its_photo_queued(astro: np.ndarray) -> None:
+    import threading
+    import time
+
+    from analysis.errors import AnalysisError
+
+    ran: list[str] = []
+    lock = threading.Lock()
+
+    def fails(img: SkinImage) -> ConcernOutput:
+        raise RuntimeError("boom")
+
+    def slow(name: str):  # type: ignore[no-untyped-def]
+        def m(img: SkinImage) -> ConcernOutput:
+            time.sleep(0.5)
+            with lock:
+                ran.append(name)
+            return ConcernOutput(())
+
+        m.__name__ = name
+        return m
+
+    analyzer = Analyzer("cpu", cpu_workers=2, measures=[fails, slow("b"), slow("c"), slow("d")])
+    with pytest.raises(Exception) as info:  # MONAI's Compose wraps it in a RuntimeError
+        analyzer.analyze(astro, ImageDescription(source="a"))
+    chain, e = [], info.value
+    while e is not None:
+        chain.append(e)
+        e = e.__cause__
+    assert any(isinstance(x, AnalysisError) and "fails" in str(x) for x in chain)
+    done = list(ran)
+    time.sleep(1.2)
+    assert ran == done  # nothing of the failed photo ran after analyze() raised
