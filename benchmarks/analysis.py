@@ -26,6 +26,7 @@ too small for pores (not assessed), so ``--spacing-mm 0.1`` makes every family r
     python benchmarks/analysis.py --sizes 24 --detail-mm 0      # pores on the working frame
     python benchmarks/analysis.py --subjects closeup --sizes 12 24 --repeats 3
     python benchmarks/analysis.py --subjects closeup --sizes 12 24 --repeats 2 --profile
+    python benchmarks/analysis.py --subjects closeup astronaut --sizes 2 12 24 --sequence 2
 
 The process' C allocator is set up as the service sets it up (``analysis.retain_freed_memory``,
 :func:`dicom_node.setup.retain_freed_memory`: freed arrays are kept for the next photo rather
@@ -124,6 +125,57 @@ def _peak_rss_mb() -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024.0
     return float("nan")
+
+
+def _rss_mb() -> float:
+    """``VmRSS`` of this process in MB (resident now)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def sequence(subjects: list[str], sizes: list[float], rounds: int, allocator: str) -> None:
+    """One process analysing every (subject, size) photo in turn, *rounds* times, as the
+    service does: latency, the minor page faults (fresh memory taken from the kernel) and the
+    resident memory after each photo, then the peak."""
+    import cv2
+    import torch
+
+    torch.set_num_threads(2)
+    cv2.setNumThreads(2)
+    sys.path.insert(0, str(ROOT))
+    if allocator == "service":
+        from dicom_node.setup import retain_freed_memory
+
+        retain_freed_memory()
+    from analysis.pipeline import Analyzer
+    from analysis.types import ImageDescription
+
+    photos = [
+        (f"{s} {m:.0f} MP", make_photo(m) if s == "astronaut" else make_closeup_face(m)[0])
+        for s in subjects
+        for m in sizes
+    ]
+    analyzer = Analyzer("cpu")
+    analyzer.analyze(make_photo(0.5), ImageDescription())  # warm-up
+    gc.collect()
+    _reset_peak_rss()
+    print(f"allocator: {allocator}; {len(photos)} photos held in memory while analysing")
+    print("| round | photo | latency (s) | page faults | resident after (MB) |")
+    print("|---|---|---:|---:|---:|")
+    result = None
+    for r in range(1, rounds + 1):
+        for name, photo in photos:
+            result = None
+            f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            t0 = time.perf_counter()
+            result = analyzer.analyze(photo, ImageDescription())
+            dt = time.perf_counter() - t0
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
+            print(f"| {r} | {name} | {dt:.2f} | {faults} | {_rss_mb():.0f} |")
+    assert result is not None
+    print(f"peak resident: {_peak_rss_mb():.0f} MB")
 
 
 def profile_child(
@@ -356,10 +408,20 @@ def main() -> int:
         default="service",
         help="service: freed memory kept as dermnode serve/analyze keep it; glibc: its defaults",
     )
+    p.add_argument(
+        "--sequence",
+        type=int,
+        metavar="ROUNDS",
+        help="one process analysing the subjects x sizes photos in turn ROUNDS times (as the "
+        "service): latency, page faults and resident memory after each photo",
+    )
     p.add_argument("--child", nargs=3, metavar=("SUBJECT", "MP", "DEVICE"), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child and a.profile:
         profile_child(a.child[0], float(a.child[1]), a.repeats, a.detail_mm, a.pore_floor)
+        return 0
+    if a.sequence:
+        sequence(a.subjects, a.sizes, a.sequence, a.allocator)
         return 0
     if a.profile:
         return profile(a.subjects, a.sizes, a.repeats, a.detail_mm, a.pore_floor)

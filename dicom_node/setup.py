@@ -43,9 +43,9 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 #: Blocks up to this size come from the heap, where freed memory is reused, not from fresh
 #: pages of the kernel (glibc's default: 128 KiB, adapting up to 32 MiB).
-MMAP_THRESHOLD = 256 * 2**20
+MMAP_THRESHOLD = 64 * 2**20
 #: Free memory at the top of the heap that is kept for the next photo rather than returned.
-TRIM_THRESHOLD = 512 * 2**20
+TRIM_THRESHOLD = 128 * 2**20
 
 
 def retain_freed_memory() -> bool:
@@ -54,12 +54,12 @@ def retain_freed_memory() -> bool:
     An analysis allocates and frees a few hundred megabytes of arrays (the working frame's
     maps, the camera-detail tiles, the maps at source size). By default glibc gives blocks
     over 32 MiB, and the free top of its heaps, back to the kernel, so the next photo takes
-    every page again as a fresh, zeroed page fault: on the 2-core development VM that was
-    ~100 000 faults and 0.3-0.5 CPU-s of kernel time per 12 MP close-up, a few per cent of
-    its latency (docs/performance.md). With this, the process keeps up to
-    :data:`TRIM_THRESHOLD` of freed heap; its resident memory stays near its peak between
-    photos (which the 2 GB budget already bounds). Returns whether it was applied (not on
-    other C libraries).
+    every page again as a fresh, zeroed page fault (on the 2-core development VM 56 000-87 000
+    faults per close-up photo). With this, arrays up to :data:`MMAP_THRESHOLD` come from the
+    heap and up to :data:`TRIM_THRESHOLD` of freed heap is kept: about half the faults, with
+    no more resident memory (``benchmarks/analysis.py --sequence``, docs/performance.md;
+    256 / 512 MiB saved nearly all the faults but kept ~370 MB more resident, near the 2 GB
+    budget). Returns whether it was applied (not on other C libraries).
     """
     if not sys.platform.startswith("linux"):
         return False
