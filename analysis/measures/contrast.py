@@ -455,6 +455,35 @@ def elongation(labels: npt.NDArray[np.int32], n: int) -> npt.NDArray[np.float64]
     return np.asarray(np.sqrt(big / small))
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _Cut:
+    """The patches of one cut level (:func:`patches`, :func:`dark_macules`)."""
+
+    labels: npt.NDArray[np.int32]
+    stats: npt.NDArray[np.int32]
+    n: int
+    dia_mm: npt.NDArray[np.float64]  # equivalent diameter, per label
+    elong: npt.NDArray[np.float64]  # :func:`elongation`, per label
+    climb: npt.NDArray[np.bool_]  # too large or too elongated: cut again higher up
+    centre_inside: npt.NDArray[np.bool_]  # its centroid's pixel is in *inner*
+
+    @staticmethod
+    def of(
+        core: BoolArray, scale_mm: float, max_mm: float, max_elongation: float, inner: BoolArray
+    ) -> _Cut | None:
+        """The components of *core* (None when there are none)."""
+        labels, stats, cents = components(core)
+        n = int(labels.max())
+        if n == 0:
+            return None
+        dia_mm = 2.0 * np.sqrt(stats[:, 4].astype(np.float64) / math.pi) * scale_mm
+        elong = elongation(labels, n)
+        cr = np.clip(np.round(cents[:, 1]).astype(int), 0, labels.shape[0] - 1)
+        cc = np.clip(np.round(cents[:, 0]).astype(int), 0, labels.shape[1] - 1)
+        climb = (dia_mm > max_mm) | (elong > max_elongation)
+        return _Cut(labels, stats, n, dia_mm, elong, climb, inner[cr, cc])
+
+
 def _solidity(labels: npt.NDArray[np.int32], stat: npt.NDArray[np.int32], i: int) -> float:
     """Area / convex-hull area of component *i* (1 for a convex blob, low for a ragged one)."""
     x, y, w, h, area = (int(v) for v in stat[:5])
@@ -514,23 +543,18 @@ def patches(
     inner = inner_mask(skin.to(torch.bool), edge_mm / scale_mm).cpu().numpy()
     todo = cand
     for frac in CUT_LEVELS:
-        core = todo & (ex >= frac * peak)
-        labels, stats, cents = components(core)
-        n = int(labels.max())
-        if n == 0:
-            break
-        area = stats[:, 4].astype(np.float64)
-        dia_mm = 2.0 * np.sqrt(area / math.pi) * scale_mm
         # too large, elongated or ragged: a macule merged with pigmented surroundings (or
         # a neighbour); it is cut again at the next, higher fraction of its peak
-        climb = (dia_mm > diameter_mm[1]) | (elongation(labels, n) > max_elongation)
-        cr = np.clip(np.round(cents[:, 1]).astype(int), 0, labels.shape[0] - 1)
-        cc = np.clip(np.round(cents[:, 0]).astype(int), 0, labels.shape[1] - 1)
-        keep = (dia_mm >= diameter_mm[0]) & ~climb & inner[cr, cc]
+        core = todo & (ex >= frac * peak)
+        cut = _Cut.of(core, scale_mm, diameter_mm[1], max_elongation, inner)
+        if cut is None:
+            break
+        labels, stats, n, climb = cut.labels, cut.stats, cut.n, cut.climb
+        keep = (cut.dia_mm >= diameter_mm[0]) & ~climb & cut.centre_inside
         if frac > CUT_LEVELS[0]:
             # a piece cut out of a larger patch must be a compact macule: pieces of the
             # shading along the nose or a fold stay elongated
-            keep &= elongation(labels, n) <= min(max_elongation, RECUT_MAX_ELONGATION)
+            keep &= cut.elong <= min(max_elongation, RECUT_MAX_ELONGATION)
         keep[0] = climb[0] = False
         for i in np.nonzero(keep)[0]:
             if _solidity(labels, stats[i], int(i)) < MIN_SOLIDITY:
@@ -601,19 +625,13 @@ def dark_macules(
     todo = cand
     for frac in DARK_CUT_LEVELS:
         core = todo & (ex >= frac * peak)
-        labels, stats, cents = components(core)
-        n = int(labels.max())
-        if n == 0:
-            break
-        area = stats[:, 4].astype(np.float64)
-        dia_mm = 2.0 * np.sqrt(area / math.pi) * scale_mm
         # two touching macules make one elongated patch: cut it again higher up
-        climb = (dia_mm > min(diameter_mm[1], DARK_MAX_MM)) | (
-            elongation(labels, n) > DARK_MAX_ELONGATION
-        )
-        cr = np.clip(np.round(cents[:, 1]).astype(int), 0, labels.shape[0] - 1)
-        cc = np.clip(np.round(cents[:, 0]).astype(int), 0, labels.shape[1] - 1)
-        sel = (dia_mm >= max(diameter_mm[0], DARK_MIN_PX * scale_mm)) & ~climb & inner[cr, cc]
+        cut = _Cut.of(core, scale_mm, min(diameter_mm[1], DARK_MAX_MM), DARK_MAX_ELONGATION, inner)
+        if cut is None:
+            break
+        labels, stats, n, climb = cut.labels, cut.stats, cut.n, cut.climb
+        sel = (cut.dia_mm >= max(diameter_mm[0], DARK_MIN_PX * scale_mm)) & ~climb
+        sel &= cut.centre_inside
         sel[0] = climb[0] = False
         for i in np.nonzero(sel)[0]:
             if _solidity(labels, stats[i], int(i)) < DARK_MIN_SOLIDITY or not _clear(
